@@ -1,0 +1,93 @@
+import { readFileSync, statSync } from 'node:fs';
+import type { Credentials } from '../cph/types.js';
+import type { Config } from './load.js';
+
+/** The environment variables the official Huawei Cloud SDKs read (NOTES.md §3). */
+export const CREDENTIAL_ENV = {
+  accessKey: 'HUAWEICLOUD_SDK_AK',
+  secretKey: 'HUAWEICLOUD_SDK_SK',
+  securityToken: 'HUAWEICLOUD_SDK_SECURITY_TOKEN',
+} as const;
+
+type Field = keyof typeof CREDENTIAL_ENV;
+const FILE_KEY: Record<Field, 'accessKeyFile' | 'secretKeyFile' | 'securityTokenFile'> = {
+  accessKey: 'accessKeyFile',
+  secretKey: 'secretKeyFile',
+  securityToken: 'securityTokenFile',
+};
+const CONFIG_KEY: Record<Field, string> = {
+  accessKey: 'credentials.access_key_file',
+  secretKey: 'credentials.secret_key_file',
+  securityToken: 'credentials.security_token_file',
+};
+
+interface CachedFile {
+  stamp: string;
+  value: string;
+}
+
+/**
+ * Where the AK/SK come from: a file named in the config (a mounted Kubernetes secret, re-read
+ * when it changes so a rotated key is used without a restart) or else the SDK environment variables.
+ * Error messages name the key and the file, never the value.
+ */
+export class CredentialSource {
+  private readonly cache = new Map<string, CachedFile>();
+  private lastGood: Credentials | undefined;
+
+  constructor(
+    private readonly files: Config['credentials'],
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
+
+  /** Problems that make the exporter unable to authenticate at all; checked before anything starts. */
+  check(): string[] {
+    const problems: string[] = [];
+    for (const field of ['accessKey', 'secretKey', 'securityToken'] as const) {
+      try {
+        const value = this.read(field);
+        if (field !== 'securityToken' && !value) {
+          problems.push(`${CONFIG_KEY[field]}: not set, and the environment variable ${CREDENTIAL_ENV[field]} is empty`);
+        }
+      } catch (err) {
+        problems.push((err as Error).message);
+      }
+    }
+    return problems;
+  }
+
+  /**
+   * Current credentials. A file that cannot be read right now (mid-rotation) falls back to the
+   * last credentials that could be read; with none, it throws.
+   */
+  get(): Credentials {
+    try {
+      const accessKey = this.read('accessKey');
+      const secretKey = this.read('secretKey');
+      const securityToken = this.read('securityToken');
+      if (!accessKey || !secretKey) throw new Error('credentials are not set');
+      this.lastGood = { accessKey, secretKey, ...(securityToken ? { securityToken } : {}) };
+    } catch (err) {
+      if (!this.lastGood) throw err;
+    }
+    return this.lastGood as Credentials;
+  }
+
+  private read(field: Field): string | undefined {
+    const file = this.files[FILE_KEY[field]];
+    if (file === undefined) return this.env[CREDENTIAL_ENV[field]]?.trim() || undefined;
+    try {
+      const st = statSync(file);
+      const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+      const cached = this.cache.get(file);
+      if (cached?.stamp === stamp) return cached.value;
+      const value = readFileSync(file, 'utf8').trim();
+      if (value === '') throw Object.assign(new Error('empty'), { code: 'EMPTY' });
+      this.cache.set(file, { stamp, value });
+      return value;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new Error(`${CONFIG_KEY[field]}: cannot read secret file ${file} (${code})`);
+    }
+  }
+}

@@ -1,0 +1,174 @@
+import { readFileSync } from 'node:fs';
+import cron from 'node-cron';
+import YAML from 'yaml';
+import type { z } from 'zod';
+import { type ConfigFile, ConfigFileSchema } from './schema.js';
+import { formatDuration } from './units.js';
+
+/** A validated target: one project in one region. */
+export interface Target {
+  projectId: string;
+  region: string;
+  /** Origin of the CPH API for this target. */
+  endpoint: string;
+}
+
+export interface Config {
+  targets: readonly Target[];
+  credentials: { accessKeyFile?: string; secretKeyFile?: string; securityTokenFile?: string };
+  poll: {
+    schedule: string;
+    /** Shortest gap between two runs of the schedule. */
+    intervalMs: number;
+    concurrency: number;
+    pageSize: number;
+    maxPages: number;
+    /** Poll deadline: in-flight calls are aborted after this long. */
+    timeoutMs: number;
+    /** A failing target's resource series are dropped when its last success is older than this. */
+    maxStalenessMs: number;
+    authFailureBackoffMs: number;
+  };
+  api: {
+    requestsPerSecond: number;
+    burst: number;
+    connectTimeoutMs: number;
+    requestTimeoutMs: number;
+    maxRetries: number;
+    maxResponseBytes: number;
+  };
+  metrics: { encodeServerInfo: boolean };
+}
+
+/** Every problem found in a configuration, one line each, each naming its key. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+}
+
+export function defaultEndpoint(region: string): string {
+  return `https://cph.${region}.myhuaweicloud.com`;
+}
+
+/** `targets[0].region` style paths, as a reader of the YAML file would write them. */
+function keyPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
+  return out || '<root>';
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => `${keyPath([...issue.path, k])}: unknown key`);
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) {
+    return [`${keyPath(issue.path)}: required`];
+  }
+  return [`${keyPath(issue.path)}: ${issue.message}`];
+}
+
+/** The shortest gap between consecutive runs of a cron schedule, sampled over its next runs. */
+export function scheduleIntervalMs(schedule: string): number {
+  const task = cron.createTask(schedule, () => undefined);
+  try {
+    const runs = task.getNextRuns(64).map((d) => d.getTime());
+    let min = Number.POSITIVE_INFINITY;
+    for (let i = 1; i < runs.length; i++) min = Math.min(min, (runs[i] as number) - (runs[i - 1] as number));
+    return Number.isFinite(min) ? min : 60_000;
+  } finally {
+    void task.destroy();
+  }
+}
+
+/** Validates parsed YAML (or any object) into a frozen Config, or throws ConfigError listing every problem. */
+export function parseConfig(raw: unknown): Readonly<Config> {
+  const parsed = ConfigFileSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.flatMap(describeIssue));
+  return toModel(parsed.data);
+}
+
+function toModel(file: ConfigFile): Readonly<Config> {
+  const problems: string[] = [];
+  const seen = new Map<string, number>();
+  file.targets.forEach((t, i) => {
+    const key = `${t.project_id}/${t.region}`;
+    const first = seen.get(key);
+    if (first !== undefined) problems.push(`targets[${i}]: duplicates targets[${first}] (same project_id and region)`);
+    else seen.set(key, i);
+  });
+
+  const intervalMs = scheduleIntervalMs(file.poll.schedule);
+  // Leave a fifth of the interval (at most 10 s) between the deadline and the next poll.
+  const timeoutMs = file.poll.timeout ?? Math.max(100, intervalMs - Math.min(10_000, intervalMs / 5));
+  if (timeoutMs >= intervalMs) {
+    problems.push(`poll.timeout: ${formatDuration(timeoutMs)} must be shorter than the schedule's interval (${formatDuration(intervalMs)})`);
+  }
+  const maxStalenessMs = file.poll.max_staleness ?? Math.max(3 * intervalMs, 5 * 60_000);
+  if (maxStalenessMs < intervalMs) {
+    problems.push(`poll.max_staleness: ${formatDuration(maxStalenessMs)} must be at least the schedule's interval (${formatDuration(intervalMs)})`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const c = file.credentials;
+  return deepFreeze({
+    targets: file.targets.map((t) => ({
+      projectId: t.project_id,
+      region: t.region,
+      endpoint: (t.endpoint ? new URL(t.endpoint).origin : undefined) ?? defaultEndpoint(t.region),
+    })),
+    credentials: {
+      ...(c.access_key_file ? { accessKeyFile: c.access_key_file } : {}),
+      ...(c.secret_key_file ? { secretKeyFile: c.secret_key_file } : {}),
+      ...(c.security_token_file ? { securityTokenFile: c.security_token_file } : {}),
+    },
+    poll: {
+      schedule: file.poll.schedule,
+      intervalMs,
+      concurrency: file.poll.concurrency,
+      pageSize: file.poll.page_size,
+      maxPages: file.poll.max_pages,
+      timeoutMs,
+      maxStalenessMs,
+      authFailureBackoffMs: file.poll.auth_failure_backoff,
+    },
+    api: {
+      requestsPerSecond: file.api.requests_per_second,
+      burst: file.api.burst,
+      connectTimeoutMs: file.api.connect_timeout,
+      requestTimeoutMs: file.api.request_timeout,
+      maxRetries: file.api.max_retries,
+      maxResponseBytes: file.api.max_response_bytes,
+    },
+    metrics: { encodeServerInfo: file.metrics.encode_server_info },
+  });
+}
+
+/** Parses YAML text; syntax errors become ConfigError lines with the position. */
+export function parseConfigText(text: string): Readonly<Config> {
+  const doc = YAML.parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => `<yaml> line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`));
+  }
+  return parseConfig(doc.toJS());
+}
+
+/** Reads and validates a configuration file. */
+export function loadConfigFile(path: string): Readonly<Config> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`--config.file: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+  }
+  return parseConfigText(text);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o !== null && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

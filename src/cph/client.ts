@@ -1,0 +1,330 @@
+import { Pool } from 'undici';
+import { CphApiError, type CphErrorCode, parseApiErrorBody } from './errors.js';
+import { sleep, TokenBucket } from './ratelimit.js';
+import { signRequest } from './signer.js';
+import type { Credentials, ListEncodeServersQuery, ListEncodeServersResponse } from './types.js';
+import { validateListEncodeServersResponse } from './validate.js';
+
+export const LIST_ENCODE_SERVERS = 'ListEncodeServers';
+
+/** What the client reports about its own work; the exporter turns it into metrics. */
+export interface ClientObserver {
+  /** One HTTP attempt finished; `code` is the status or `network` / `timeout` / `aborted`. */
+  request(operation: string, code: string, seconds: number): void;
+  /** An attempt failed and will be retried. */
+  retry(operation: string, reason: 'throttled' | 'server_error' | 'timeout' | 'network'): void;
+  /** The API answered with its own error code (`APIGW.0308`, `CPS.0002`, ...). */
+  apiError(operation: string, errorCode: string): void;
+}
+
+export interface ClientOptions {
+  connectTimeoutMs: number;
+  /** Whole-request timeout of one attempt (headers and body). */
+  requestTimeoutMs: number;
+  /** Retries after the first attempt, for retryable failures only. */
+  maxRetries: number;
+  maxResponseBytes: number;
+  rateLimit: { requestsPerSecond: number; burst: number };
+  /** Connections per endpoint; the poll's concurrency limit is the real bound. */
+  connectionsPerEndpoint: number;
+  retryBaseDelayMs?: number;
+  retryMaxDelayMs?: number;
+  userAgent?: string;
+  observer?: ClientObserver;
+  /** Injectable for tests: returns a number in [0, 1). */
+  random?: () => number;
+}
+
+export interface TargetRef {
+  /** `https://cph.{region}.myhuaweicloud.com` or an override. */
+  endpoint: string;
+  projectId: string;
+}
+
+export interface CallOptions {
+  credentials: () => Credentials | Promise<Credentials>;
+  signal?: AbortSignal | undefined;
+}
+
+export interface PageResult {
+  response: ListEncodeServersResponse;
+  requestId: string | undefined;
+}
+
+/** undici error codes that mean "the network or peer failed", worth a retry. */
+const NETWORK_ERROR_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+]);
+const TIMEOUT_ERROR_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/** The longest server-requested wait we honour; beyond it the attempt counts as failed. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
+/**
+ * CPH API client over undici: one keep-alive pool and one token bucket per endpoint,
+ * AK/SK signing, bounded bodies, typed errors, and retries of what can succeed on retry
+ * (429, 502, 503, 504, network errors, timeouts) with capped, jittered exponential backoff
+ * that honours Retry-After and never outlives the caller's signal. 401/403 are never retried.
+ */
+export class CphClient {
+  private readonly pools = new Map<string, Pool>();
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly random: () => number;
+  private closed = false;
+
+  constructor(private readonly options: ClientOptions) {
+    this.random = options.random ?? Math.random;
+  }
+
+  /** One page of ListEncodeServers. */
+  async listEncodeServers(target: TargetRef, query: ListEncodeServersQuery, call: CallOptions): Promise<PageResult> {
+    const url = new URL(`/v1/${encodeURIComponent(target.projectId)}/cloud-phone/encode-servers`, target.endpoint);
+    for (const [k, v] of Object.entries(query)) {
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    }
+    const body = await this.get(url, target.projectId, LIST_ENCODE_SERVERS, call);
+    return {
+      response: validateListEncodeServersResponse(body.json, body.requestId),
+      requestId: body.requestId,
+    };
+  }
+
+  /** Closes every pool; in-flight requests are aborted. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((p) => p.destroy()));
+  }
+
+  private poolFor(origin: string): Pool {
+    let pool = this.pools.get(origin);
+    if (!pool) {
+      pool = new Pool(origin, {
+        connections: this.options.connectionsPerEndpoint,
+        connect: { timeout: this.options.connectTimeoutMs },
+        headersTimeout: this.options.requestTimeoutMs,
+        bodyTimeout: this.options.requestTimeoutMs,
+        keepAliveTimeout: 30_000,
+      });
+      this.pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  private bucketFor(origin: string): TokenBucket {
+    let bucket = this.buckets.get(origin);
+    if (!bucket) {
+      bucket = new TokenBucket(this.options.rateLimit.requestsPerSecond, this.options.rateLimit.burst);
+      this.buckets.set(origin, bucket);
+    }
+    return bucket;
+  }
+
+  private async get(
+    url: URL,
+    projectId: string,
+    operation: string,
+    call: CallOptions,
+  ): Promise<{ json: unknown; requestId: string | undefined }> {
+    const base = this.options.retryBaseDelayMs ?? 200;
+    const cap = this.options.retryMaxDelayMs ?? 10_000;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.attempt(url, projectId, operation, call);
+      } catch (err) {
+        if (!(err instanceof CphApiError)) throw err;
+        const reason = retryReason(err.code, err.status);
+        if (reason === undefined || attempt >= this.options.maxRetries || call.signal?.aborted) throw err;
+        // Full jitter (AWS architecture blog, "Exponential Backoff And Jitter"), floor of base/2.
+        const backoff = Math.min(cap, base * 2 ** attempt);
+        let delay = backoff / 2 + this.random() * (backoff / 2);
+        if (err.retryAfterSeconds !== undefined) {
+          const asked = err.retryAfterSeconds * 1000;
+          if (asked > MAX_RETRY_AFTER_MS) throw err;
+          delay = Math.max(delay, asked);
+          this.bucketFor(url.origin).pause(asked);
+        }
+        this.options.observer?.retry(operation, reason);
+        try {
+          await sleep(delay, call.signal);
+        } catch {
+          // The deadline came during the backoff: the last real error says more than "aborted".
+          throw err;
+        }
+      }
+    }
+  }
+
+  private async attempt(
+    url: URL,
+    projectId: string,
+    operation: string,
+    call: CallOptions,
+  ): Promise<{ json: unknown; requestId: string | undefined }> {
+    if (this.closed) throw new CphApiError('CPH_ABORTED', 'client closed');
+    await this.bucketFor(url.origin).take(call.signal).catch((reason: unknown) => {
+      throw abortError(call.signal, reason);
+    });
+    const credentials = await call.credentials();
+    const headers = signRequest({ method: 'GET', url, headers: { 'X-Project-Id': projectId } }, credentials);
+    if (this.options.userAgent) headers['User-Agent'] = this.options.userAgent;
+
+    // One timer for the whole attempt, cleared in `finally` so nothing outlives the call.
+    const attemptController = new AbortController();
+    const timer = setTimeout(
+      () => attemptController.abort(new CphApiError('CPH_TIMEOUT', `request timed out after ${this.options.requestTimeoutMs} ms`)),
+      this.options.requestTimeoutMs,
+    );
+    const onOuterAbort = (): void => attemptController.abort(call.signal?.reason);
+    if (call.signal?.aborted) onOuterAbort();
+    else call.signal?.addEventListener('abort', onOuterAbort, { once: true });
+
+    const started = performance.now();
+    let code = 'network';
+    try {
+      const res = await this.poolFor(url.origin).request({
+        method: 'GET',
+        path: url.pathname + url.search,
+        headers,
+        signal: attemptController.signal,
+      });
+      code = String(res.statusCode);
+      const requestId = headerValue(res.headers['x-request-id']);
+      const text = await readBounded(res.body, this.options.maxResponseBytes, requestId);
+      if (res.statusCode >= 200 && res.statusCode < 300) {
+        const contentType = headerValue(res.headers['content-type']) ?? '';
+        if (!/^application\/([\w.+-]*\+)?json\b/i.test(contentType)) {
+          throw new CphApiError('CPH_BAD_RESPONSE', `expected a JSON response, got content type "${clip(contentType, 80)}"`, {
+            status: res.statusCode,
+            requestId,
+          });
+        }
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          throw new CphApiError('CPH_BAD_RESPONSE', `response is not valid JSON (${text.length} bytes)`, {
+            status: res.statusCode,
+            requestId,
+          });
+        }
+        return { json, requestId };
+      }
+      throw this.httpError(operation, res.statusCode, text, requestId, headerValue(res.headers['retry-after']));
+    } catch (err) {
+      const mapped = toCphError(err, attemptController.signal, call.signal);
+      if (mapped.code === 'CPH_TIMEOUT') code = 'timeout';
+      else if (mapped.code === 'CPH_ABORTED') code = 'aborted';
+      else if (mapped.code === 'CPH_NETWORK') code = 'network';
+      throw mapped;
+    } finally {
+      clearTimeout(timer);
+      call.signal?.removeEventListener('abort', onOuterAbort);
+      this.options.observer?.request(operation, code, (performance.now() - started) / 1000);
+    }
+  }
+
+  private httpError(operation: string, status: number, text: string, requestId?: string, retryAfter?: string): CphApiError {
+    let parsed: { code?: string; message?: string } = {};
+    try {
+      parsed = parseApiErrorBody(JSON.parse(text));
+    } catch {
+      // An HTML gateway page or plain text: keep the status, no API code.
+    }
+    if (parsed.code) this.options.observer?.apiError(operation, clip(parsed.code, 64));
+    const apiCode = parsed.code;
+    let code: CphErrorCode;
+    if (status === 401 || status === 403) code = 'CPH_AUTH';
+    else if (status === 429 || apiCode?.endsWith('.0308')) code = 'CPH_THROTTLED';
+    else if (status >= 500) code = 'CPH_SERVER';
+    else code = 'CPH_CLIENT';
+    const message = parsed.message === undefined ? undefined : clip(parsed.message, 300);
+    return new CphApiError(code, `${operation} failed with HTTP ${status}${apiCode ? ` ${apiCode}` : ''}${message ? `: ${message}` : ''}`, {
+      status,
+      apiErrorCode: apiCode,
+      apiErrorMessage: message,
+      requestId,
+      retryAfterSeconds: parseRetryAfter(retryAfter),
+    });
+  }
+}
+
+function retryReason(code: CphErrorCode, status?: number): 'throttled' | 'server_error' | 'timeout' | 'network' | undefined {
+  switch (code) {
+    case 'CPH_THROTTLED':
+      return 'throttled';
+    case 'CPH_SERVER':
+      // 500 is a fault of the service that a retry rarely fixes; 502/503/504 are gateway or load issues.
+      return status === 502 || status === 503 || status === 504 ? 'server_error' : undefined;
+    case 'CPH_TIMEOUT':
+      return 'timeout';
+    case 'CPH_NETWORK':
+      return 'network';
+    default:
+      return undefined;
+  }
+}
+
+function abortError(signal: AbortSignal | undefined, reason: unknown): CphApiError {
+  if (reason instanceof CphApiError) return reason;
+  const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
+  return timedOut || signal?.reason instanceof CphApiError
+    ? new CphApiError('CPH_TIMEOUT', 'poll deadline reached', { cause: reason })
+    : new CphApiError('CPH_ABORTED', 'request aborted', { cause: reason });
+}
+
+function toCphError(err: unknown, attemptSignal: AbortSignal, outer?: AbortSignal): CphApiError {
+  if (err instanceof CphApiError) return err;
+  if (outer?.aborted) return abortError(outer, outer.reason);
+  if (attemptSignal.aborted && attemptSignal.reason instanceof CphApiError) return attemptSignal.reason;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && TIMEOUT_ERROR_CODES.has(code)) {
+    return new CphApiError('CPH_TIMEOUT', `request timed out (${code})`, { cause: err });
+  }
+  if (typeof code === 'string' && (NETWORK_ERROR_CODES.has(code) || code.startsWith('ERR_TLS') || code.includes('CERT'))) {
+    return new CphApiError('CPH_NETWORK', `network error (${code})`, { cause: err });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new CphApiError('CPH_NETWORK', `request failed: ${clip(message, 200)}`, { cause: err });
+}
+
+async function readBounded(body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }, max: number, requestId?: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > max) {
+      body.destroy();
+      throw new CphApiError('CPH_BAD_RESPONSE', `response body larger than ${max} bytes`, { requestId });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Retry-After as seconds: either delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+function clip(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n)}…` : s;
+}

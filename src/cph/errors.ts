@@ -1,0 +1,137 @@
+/**
+ * The one error type of the CPH API client. Match on `code`, not on the message:
+ * codes are stable, messages are for people.
+ */
+export type CphErrorCode =
+  /** 401 / 403: bad signature, unknown or locked AK, missing permission. Never retried quickly. */
+  | 'CPH_AUTH'
+  /** 429 / APIGW.0308: the gateway throttled us. */
+  | 'CPH_THROTTLED'
+  /** 5xx. */
+  | 'CPH_SERVER'
+  /** Any other 4xx: our request was wrong (bad parameter, unknown path). */
+  | 'CPH_CLIENT'
+  /** 200 with a body that is not a valid ListEncodeServers response. */
+  | 'CPH_BAD_RESPONSE'
+  /** Connect, headers or body timeout, or the poll deadline. */
+  | 'CPH_TIMEOUT'
+  /** Connection refused or reset, DNS failure, TLS failure. */
+  | 'CPH_NETWORK'
+  /** Aborted by the caller (shutdown). */
+  | 'CPH_ABORTED'
+  /** A listing went on for more pages than allowed. */
+  | 'CPH_PAGE_CAP';
+
+export interface CphApiErrorDetails {
+  /** HTTP status, when a response arrived. */
+  status?: number | undefined;
+  /** The API's own error code, e.g. `APIGW.0301` or `CPS.0002`. */
+  apiErrorCode?: string | undefined;
+  /** The API's own error message (truncated; never contains request secrets). */
+  apiErrorMessage?: string | undefined;
+  /** `X-Request-Id` of the response, for Huawei support tickets. */
+  requestId?: string | undefined;
+  /** Seconds the server asked us to wait (`Retry-After`). */
+  retryAfterSeconds?: number | undefined;
+  cause?: unknown;
+}
+
+export class CphApiError extends Error {
+  override readonly name = 'CphApiError';
+  readonly status: number | undefined;
+  readonly apiErrorCode: string | undefined;
+  readonly apiErrorMessage: string | undefined;
+  readonly requestId: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(
+    readonly code: CphErrorCode,
+    message: string,
+    details: CphApiErrorDetails = {},
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.status = details.status;
+    this.apiErrorCode = details.apiErrorCode;
+    this.apiErrorMessage = details.apiErrorMessage;
+    this.requestId = details.requestId;
+    this.retryAfterSeconds = details.retryAfterSeconds;
+  }
+
+  /** Structured fields for logs: what an operator needs, nothing secret. */
+  toLogFields(): Record<string, unknown> {
+    return {
+      code: this.code,
+      status: this.status,
+      api_error_code: this.apiErrorCode,
+      api_error_msg: this.apiErrorMessage,
+      request_id: this.requestId,
+    };
+  }
+}
+
+export function isCphApiError(err: unknown): err is CphApiError {
+  return err instanceof CphApiError;
+}
+
+/** The `reason` label of `cph_poll_failures_total` for an error code. */
+export type FailureReason =
+  | 'auth'
+  | 'throttled'
+  | 'server_error'
+  | 'client_error'
+  | 'bad_response'
+  | 'timeout'
+  | 'network'
+  | 'page_cap';
+
+export const FAILURE_REASON_BY_CODE: Readonly<Record<CphErrorCode, FailureReason>> = {
+  CPH_AUTH: 'auth',
+  CPH_THROTTLED: 'throttled',
+  CPH_SERVER: 'server_error',
+  CPH_CLIENT: 'client_error',
+  CPH_BAD_RESPONSE: 'bad_response',
+  CPH_TIMEOUT: 'timeout',
+  CPH_NETWORK: 'network',
+  // An aborted poll is one that ran out of time, or a shutdown (then nobody reads the metric).
+  CPH_ABORTED: 'timeout',
+  CPH_PAGE_CAP: 'page_cap',
+};
+
+/** Classifies anything thrown while polling into a failure reason. */
+export function failureReasonOf(err: unknown): FailureReason {
+  return isCphApiError(err) ? FAILURE_REASON_BY_CODE[err.code] : 'network';
+}
+
+/**
+ * Reads the API's error code and message from any of the body shapes the official
+ * SDKs accept (NOTES.md §5): `error_code`/`error_msg`, `code`/`message`,
+ * `errorCode`/`errorMsg`, an `error: {code, message}` wrapper, or one of these one level down.
+ */
+export function parseApiErrorBody(body: unknown): { code?: string; message?: string } {
+  const pick = (o: Record<string, unknown>): { code?: string; message?: string } | undefined => {
+    const pairs: Array<[string, string]> = [
+      ['error_code', 'error_msg'],
+      ['errorCode', 'errorMsg'],
+      ['code', 'message'],
+    ];
+    for (const [c, m] of pairs) {
+      const code = o[c];
+      if (typeof code === 'string' || typeof code === 'number') {
+        const message = o[m];
+        return { code: String(code), ...(typeof message === 'string' ? { message } : {}) };
+      }
+    }
+    return undefined;
+  };
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return {};
+  const top = body as Record<string, unknown>;
+  const direct = pick(top);
+  if (direct) return direct;
+  for (const value of Object.values(top)) {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const nested = pick(value as Record<string, unknown>);
+      if (nested) return nested;
+    }
+  }
+  return {};
+}

@@ -1,0 +1,115 @@
+import { CphApiError } from './errors.js';
+import type { AccessInfo, EncodeServer, ListEncodeServersResponse } from './types.js';
+
+/**
+ * Longest string we accept in any field. The document caps names at 64 bytes and IDs at 32;
+ * we allow far more so that a harmless API change does not fail a whole fleet, but refuse
+ * megabyte-long "names" that would bloat every scrape.
+ */
+export const MAX_FIELD_LENGTH = 1024;
+
+type Json = Record<string, unknown>;
+
+class Invalid extends Error {}
+
+function fail(path: string, what: string): never {
+  throw new Invalid(`${path}: ${what}`);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+function requiredString(o: Json, key: string, path: string): string {
+  const v = o[key];
+  if (typeof v !== 'string') fail(`${path}.${key}`, `expected string, got ${describe(v)}`);
+  if (v.length > MAX_FIELD_LENGTH) fail(`${path}.${key}`, `longer than ${MAX_FIELD_LENGTH} characters`);
+  return v;
+}
+
+/** Absent or null is "not given" (older records omit fields); any other non-string is an error. */
+function optionalString(o: Json, key: string, path: string): string | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') fail(`${path}.${key}`, `expected string, got ${describe(v)}`);
+  if (v.length > MAX_FIELD_LENGTH) fail(`${path}.${key}`, `longer than ${MAX_FIELD_LENGTH} characters`);
+  return v;
+}
+
+function requiredInteger(o: Json, key: string, path: string): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) fail(`${path}.${key}`, `expected integer, got ${describe(v)}`);
+  return v;
+}
+
+function optionalInteger(o: Json, key: string, path: string): number | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) fail(`${path}.${key}`, `expected integer, got ${describe(v)}`);
+  return v;
+}
+
+function object(v: unknown, path: string): Json {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) fail(path, `expected object, got ${describe(v)}`);
+  return v as Json;
+}
+
+function accessInfo(v: unknown, path: string): AccessInfo {
+  const o = object(v, path);
+  return {
+    type: requiredString(o, 'type', path),
+    listen_port: optionalInteger(o, 'listen_port', path),
+    access_port: optionalInteger(o, 'access_port', path),
+    public_ip: optionalString(o, 'public_ip', path),
+    server_ip: optionalString(o, 'server_ip', path),
+    access_ip: optionalString(o, 'access_ip', path),
+    intranet_ip: optionalString(o, 'intranet_ip', path),
+  };
+}
+
+function encodeServer(v: unknown, path: string): EncodeServer {
+  const o = object(v, path);
+  const id = requiredString(o, 'encode_server_id', path);
+  if (id === '') fail(`${path}.encode_server_id`, 'empty');
+  const infos = o['access_infos'];
+  let access_infos: AccessInfo[] = [];
+  if (infos !== undefined && infos !== null) {
+    if (!Array.isArray(infos)) fail(`${path}.access_infos`, `expected array, got ${describe(infos)}`);
+    access_infos = infos.map((info, i) => accessInfo(info, `${path}.access_infos[${i}]`));
+  }
+  return {
+    encode_server_id: id,
+    server_id: requiredString(o, 'server_id', path),
+    type: requiredInteger(o, 'type', path),
+    status: requiredInteger(o, 'status', path),
+    // Descriptive fields: older or partial records may omit them; they become "" labels, never `undefined`.
+    encode_server_name: optionalString(o, 'encode_server_name', path) ?? '',
+    encode_server_ip: optionalString(o, 'encode_server_ip', path) ?? '',
+    keypair_name: optionalString(o, 'keypair_name', path) ?? '',
+    access_infos,
+  };
+}
+
+/**
+ * Turns an untrusted, already JSON-parsed body into a typed response, or throws a
+ * `CPH_BAD_RESPONSE` error naming the first offending field (e.g. `encode_servers[3].status`).
+ * Unknown extra fields are ignored: the API adds fields over time (`encode_server_ipv6`).
+ */
+export function validateListEncodeServersResponse(body: unknown, requestId?: string): ListEncodeServersResponse {
+  try {
+    const o = object(body, 'body');
+    const list = o['encode_servers'];
+    if (!Array.isArray(list)) fail('encode_servers', list === undefined ? 'missing' : `expected array, got ${describe(list)}`);
+    return {
+      request_id: optionalString(o, 'request_id', 'body'),
+      encode_servers: list.map((item, i) => encodeServer(item, `encode_servers[${i}]`)),
+    };
+  } catch (err) {
+    if (err instanceof Invalid) {
+      throw new CphApiError('CPH_BAD_RESPONSE', `invalid ListEncodeServers response: ${err.message}`, { status: 200, requestId });
+    }
+    throw err;
+  }
+}

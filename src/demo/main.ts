@@ -1,0 +1,87 @@
+/**
+ * `npm run demo`: the built-in CPH simulator and the exporter wired to it, so that anyone can
+ * see the exporter work without a cloud account. Extra arguments go to the exporter, e.g.
+ * `npm run demo -- --web.listen-address=127.0.0.1:9999`.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../main.js';
+import { DEMO_ACCESS_KEY, DEMO_SECRET_KEY } from '../simulator/demo-credentials.js';
+import { createSimulator } from '../simulator/server.js';
+
+const PROJECTS = {
+  d0000000000000000000000000000001: { encodeServers: 300, cloudPhoneServers: 30, region: 'cn-north-4' },
+  d0000000000000000000000000000002: { encodeServers: 200, cloudPhoneServers: 20, region: 'ap-southeast-1' },
+};
+
+async function demo(): Promise<void> {
+  const sim = createSimulator({
+    seed: 42,
+    projects: Object.fromEntries(Object.entries(PROJECTS).map(([id, p]) => [id, { encodeServers: p.encodeServers, cloudPhoneServers: p.cloudPhoneServers }])),
+    credentials: { [DEMO_ACCESS_KEY]: DEMO_SECRET_KEY },
+    latencyMs: 20,
+  });
+  const simUrl = await sim.listen(0, '127.0.0.1');
+
+  const dir = mkdtempSync(join(tmpdir(), 'cph-exporter-demo-'));
+  const configFile = join(dir, 'config.yml');
+  writeFileSync(
+    configFile,
+    [
+      '# Written by `npm run demo`: the simulator stands in for the CPH API.',
+      'targets:',
+      ...Object.entries(PROJECTS).flatMap(([id, p]) => [`  - project_id: ${id}`, `    region: ${p.region}`, `    endpoint: ${simUrl}`]),
+      'poll:',
+      '  schedule: "*/10 * * * * *"',
+      '  concurrency: 8',
+      '',
+    ].join('\n'),
+  );
+
+  const args = ['--web.listen-address=127.0.0.1:9877', ...process.argv.slice(2), `--config.file=${configFile}`];
+  const io = { stdout: (t: string) => process.stdout.write(t), stderr: (t: string) => process.stderr.write(t) };
+  const env = { ...process.env, HUAWEICLOUD_SDK_AK: DEMO_ACCESS_KEY, HUAWEICLOUD_SDK_SK: DEMO_SECRET_KEY };
+  const cleanup = async (): Promise<void> => {
+    await sim.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  const result = await main(args, io, env).catch(async (err: unknown) => {
+    await cleanup();
+    throw err;
+  });
+  if (typeof result === 'number') {
+    await cleanup();
+    process.exitCode = result;
+    return;
+  }
+  const listen = args.filter((a) => a.startsWith('--web.listen-address=')).at(-1)?.split('=')[1] ?? '127.0.0.1:9877';
+  const exporterUrl = `http://${listen.startsWith(':') ? `127.0.0.1${listen}` : listen}`;
+  process.stdout.write(
+    [
+      '',
+      'cph-exporter demo is running (Ctrl-C stops it):',
+      `  exporter metrics   ${exporterUrl}/metrics`,
+      `  exporter landing   ${exporterUrl}/`,
+      `  CPH simulator      ${simUrl}  (stats: ${simUrl}/_sim/stats)`,
+      `  projects           ${Object.entries(PROJECTS).map(([id, p]) => `${id} (${p.region}, ${p.encodeServers} encode servers)`).join(', ')}`,
+      '  poll schedule      every 10 seconds',
+      '',
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    void result.stop().then(cleanup);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+demo().catch((err: unknown) => {
+  process.stderr.write(`demo failed: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,86 @@
+import type { Config } from './config/load.js';
+import { CphClient } from './cph/client.js';
+import type { Credentials } from './cph/types.js';
+import type { Logger } from './log/logger.js';
+import { SelfMetrics } from './metrics/self.js';
+import { Poller } from './poller/poll.js';
+import { routeCronLogs, type Schedule, startSchedule } from './poller/schedule.js';
+import { SnapshotStore } from './poller/store.js';
+import { createApp } from './server/app.js';
+import { BasicAuth } from './server/basic-auth.js';
+import { type ListenAddress, listen, type RunningServer } from './server/listen.js';
+import type { WebConfig } from './server/web-config.js';
+import { REVISION, VERSION } from './version.js';
+
+export interface ExporterOptions {
+  config: Readonly<Config>;
+  credentials: { get(): Credentials };
+  listen: ListenAddress;
+  web?: WebConfig | undefined;
+  log: Logger;
+  /** Turn off the cron schedule (tests drive `poll()` themselves). */
+  schedule?: boolean;
+  processMetrics?: boolean;
+}
+
+export interface RunningExporter {
+  url: string;
+  server: RunningServer;
+  store: SnapshotStore;
+  metrics: SelfMetrics;
+  /** Runs one poll now (or joins the running one). */
+  poll(): Promise<void>;
+  /** The first poll, started at start-up. */
+  firstPoll: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Wires client, poller, store, metrics and HTTP server together and starts them. */
+export async function startExporter(options: ExporterOptions): Promise<RunningExporter> {
+  const { config, log } = options;
+  routeCronLogs(log);
+  const metrics = new SelfMetrics({ version: VERSION, revision: REVISION }, { processMetrics: options.processMetrics ?? true });
+  const store = new SnapshotStore(config.targets, { maxStalenessMs: config.poll.maxStalenessMs, withInfo: config.metrics.encodeServerInfo });
+  const client = new CphClient({
+    connectTimeoutMs: config.api.connectTimeoutMs,
+    requestTimeoutMs: config.api.requestTimeoutMs,
+    maxRetries: config.api.maxRetries,
+    maxResponseBytes: config.api.maxResponseBytes,
+    rateLimit: { requestsPerSecond: config.api.requestsPerSecond, burst: config.api.burst },
+    connectionsPerEndpoint: config.poll.concurrency,
+    userAgent: `cph-exporter/${VERSION}`,
+    observer: metrics.observer,
+  });
+  const poller = new Poller({ config, client, credentials: options.credentials, store, metrics, log });
+  const app = createApp({
+    store,
+    metrics,
+    version: VERSION,
+    basicAuth: options.web?.basicAuthUsers ? new BasicAuth(options.web.basicAuthUsers) : undefined,
+    headers: options.web?.headers,
+  });
+  const server = await listen(app, options.listen, options.web);
+  log.info({ url: server.url, targets: config.targets.length, schedule: config.poll.schedule, version: VERSION }, 'cph-exporter listening');
+
+  const firstPoll = poller.poll();
+  let schedule: Schedule | undefined;
+  if (options.schedule !== false) schedule = startSchedule(config.poll.schedule, () => poller.poll());
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url: server.url,
+    server,
+    store,
+    metrics,
+    poll: () => poller.poll(),
+    firstPoll,
+    stop: () => {
+      stopping ??= (async () => {
+        await schedule?.stop();
+        await poller.stop();
+        await Promise.all([server.close(), client.close()]);
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { CredentialSource } from './config/credentials.js';
+import { ConfigError, type Config, loadConfigFile } from './config/load.js';
+import { startExporter } from './exporter.js';
+import { createLogger, LOG_LEVELS, type LogLevel } from './log/logger.js';
+import { parseListenAddress } from './server/listen.js';
+import { loadWebConfig, type WebConfig, WebConfigError } from './server/web-config.js';
+import { VERSION } from './version.js';
+
+export const DEFAULT_LISTEN_ADDRESS = ':9877';
+
+const FLAGS = {
+  'config.file': { type: 'string', help: 'Path to the YAML configuration file (required).' },
+  'web.listen-address': { type: 'string', help: `Address to listen on for HTTP requests. Default ${DEFAULT_LISTEN_ADDRESS}.` },
+  'web.config.file': { type: 'string', help: 'Path to a web configuration file (exporter-toolkit format) enabling TLS and/or basic auth.' },
+  'log.level': { type: 'string', help: `Log level: ${LOG_LEVELS.join(', ')}. Default info.` },
+  'check-config': { type: 'boolean', help: 'Validate the configuration (and credentials and web config) and exit.' },
+  help: { type: 'boolean', short: 'h', help: 'Show this help and exit.' },
+  version: { type: 'boolean', help: 'Show the version and exit.' },
+} as const;
+
+function usage(): string {
+  const lines = Object.entries(FLAGS).map(([name, f]) => `  --${name}${f.type === 'string' ? '=VALUE' : ''}\n      ${f.help}`);
+  return [
+    'usage: cph-exporter --config.file=PATH [flags]',
+    '',
+    'Prometheus exporter for Huawei Cloud CPH encode servers.',
+    '',
+    'Flags:',
+    ...lines,
+    '',
+    'Credentials: HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK and optional HUAWEICLOUD_SDK_SECURITY_TOKEN,',
+    'or files named under `credentials:` in the configuration file.',
+    '',
+  ].join('\n');
+}
+
+interface Io {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+/**
+ * Parses flags and configuration; returns an exit code, or starts the exporter and returns
+ * a stop function. Every problem is reported before anything starts.
+ */
+export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number | { stop(): Promise<void> }> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options = Object.fromEntries(
+      Object.entries(FLAGS).map(([k, f]) => [k, { type: f.type, ...('short' in f ? { short: f.short } : {}) }]),
+    ) as Parameters<typeof parseArgs>[0] extends infer P ? (P extends { options?: infer O } ? O : never) : never;
+    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+  } catch (err) {
+    io.stderr(`cph-exporter: ${(err as Error).message}\n\n${usage()}`);
+    return 2;
+  }
+  if (values['help']) {
+    io.stdout(usage());
+    return 0;
+  }
+  if (values['version']) {
+    io.stdout(`cph-exporter ${VERSION} (node ${process.version})\n`);
+    return 0;
+  }
+
+  const problems: string[] = [];
+  const level = (values['log.level'] as string | undefined) ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) problems.push(`--log.level: must be one of ${LOG_LEVELS.join(', ')}`);
+  const listenText = (values['web.listen-address'] as string | undefined) ?? DEFAULT_LISTEN_ADDRESS;
+  const listenAddress = parseListenAddress(listenText);
+  if (!listenAddress) problems.push(`--web.listen-address: "${listenText}" is not HOST:PORT`);
+
+  let config: Readonly<Config> | undefined;
+  const configFile = values['config.file'] as string | undefined;
+  if (!configFile) problems.push('--config.file: required');
+  else {
+    try {
+      config = loadConfigFile(configFile);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems.map((p) => (p.startsWith('--') ? p : `${configFile}: ${p}`)));
+    }
+  }
+  const credentials = config ? new CredentialSource(config.credentials, env) : undefined;
+  if (credentials) problems.push(...credentials.check());
+
+  let web: WebConfig | undefined;
+  const webFile = values['web.config.file'] as string | undefined;
+  if (webFile) {
+    try {
+      web = loadWebConfig(webFile);
+    } catch (err) {
+      if (!(err instanceof WebConfigError)) throw err;
+      problems.push(err.message);
+    }
+  }
+
+  if (problems.length > 0 || !config || !credentials || !listenAddress) {
+    io.stderr(`cph-exporter: invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
+    return 1;
+  }
+  if (values['check-config']) {
+    io.stdout(`configuration OK: ${config.targets.length} target(s), schedule "${config.poll.schedule}"\n`);
+    return 0;
+  }
+
+  const log = createLogger(level as LogLevel);
+  const exporter = await startExporter({ config, credentials, listen: listenAddress, web, log });
+  return {
+    stop: async () => {
+      log.info('shutting down');
+      await exporter.stop();
+    },
+  };
+}
+
+/** Process entry point: exit codes, signals, and nothing crashing the process. */
+async function cli(): Promise<void> {
+  const io: Io = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) };
+  process.on('unhandledRejection', (reason) => {
+    // Should never happen; log it without the object (it could hold request details) and keep serving.
+    io.stderr(`{"level":"error","msg":"unhandled rejection","err":${JSON.stringify(String((reason as Error)?.name ?? reason))}}\n`);
+  });
+  let result: Awaited<ReturnType<typeof main>>;
+  try {
+    result = await main(process.argv.slice(2), io);
+  } catch (err) {
+    io.stderr(`cph-exporter: failed to start: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  if (typeof result === 'number') {
+    process.exitCode = result;
+    return;
+  }
+  const running = result;
+  let signalled = false;
+  const onSignal = (): void => {
+    if (signalled) return;
+    signalled = true;
+    running.stop().then(
+      () => {
+        process.exitCode = 0;
+      },
+      () => {
+        process.exitCode = 1;
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}
+
+/** True when this file is the program node was started with (also through the npm bin symlink). */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return pathToFileURL(realpathSync(script)).href === import.meta.url;
+  } catch {
+    return false;
+  }
+}
+
+// Run only as a program, not when imported by tests or the demo.
+if (isEntryPoint()) void cli();

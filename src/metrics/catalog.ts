@@ -1,0 +1,97 @@
+/**
+ * Every metric family the exporter serves: name, HELP and label names, in one table.
+ * README's metrics reference and the dashboard are checked against it by tests.
+ * Keys are `labelNames`, never `labels`: prom-client copies its config onto the metric,
+ * and a `labels` key would replace the `Gauge#labels()` method.
+ */
+export const RESOURCE_FAMILIES = {
+  encodeServers: {
+    name: 'cph_encode_servers',
+    help: 'Number of CPH encode servers, as of the last successful poll of the project and region.',
+    labelNames: ['project_id', 'region', 'server_id', 'type', 'status'],
+  },
+  encodeServerPorts: {
+    name: 'cph_encode_server_ports',
+    help: 'Number of access ports of CPH encode servers by port type and exposure (public IP or not), as of the last successful poll of the project and region.',
+    labelNames: ['project_id', 'region', 'server_id', 'type', 'status', 'port_type', 'exposure'],
+  },
+  encodeServerInfo: {
+    name: 'cph_encode_server_info',
+    help: 'Attributes of a CPH encode server, as of the last successful poll of the project and region; always 1.',
+    labelNames: [
+      'project_id',
+      'region',
+      'encode_server_id',
+      'encode_server_name',
+      'server_id',
+      'encode_server_ip',
+      'keypair_name',
+      'type',
+      'status',
+      'status_code',
+    ],
+  },
+} as const;
+
+export const HEALTH_FAMILIES = {
+  up: {
+    name: 'cph_up',
+    help: 'Whether the last poll of the project and region completed (1) or failed (0).',
+    labelNames: ['project_id', 'region'],
+  },
+  pollDuration: {
+    name: 'cph_poll_duration_seconds',
+    help: 'Duration of the last poll of the project and region, in seconds.',
+    labelNames: ['project_id', 'region'],
+  },
+  lastSuccess: {
+    name: 'cph_poll_last_success_timestamp_seconds',
+    help: 'Unix time of the last successful poll of the project and region.',
+    labelNames: ['project_id', 'region'],
+  },
+  failures: {
+    name: 'cph_poll_failures_total',
+    help: 'Polls of the project and region that failed, by cause.',
+    labelNames: ['project_id', 'region', 'reason'],
+  },
+  error: {
+    name: 'cph_poll_error',
+    help: 'Set to 1, labelled with the cause, while the last poll of the project and region has failed; absent when it succeeded.',
+    labelNames: ['project_id', 'region', 'reason'],
+  },
+  authBackoff: {
+    name: 'cph_target_auth_backoff_seconds',
+    help: 'Seconds until a project and region in back-off after an authentication failure is polled again; 0 when not backing off.',
+    labelNames: ['project_id', 'region'],
+  },
+  apiRequests: {
+    name: 'cph_api_requests_total',
+    help: 'HTTP requests to the CPH API by operation and HTTP status code (or network, timeout, aborted).',
+    labelNames: ['operation', 'code'],
+  },
+  apiRequestDuration: {
+    name: 'cph_api_request_duration_seconds',
+    help: 'Duration of HTTP requests to the CPH API, in seconds.',
+    labelNames: ['operation'],
+  },
+  apiRetries: {
+    name: 'cph_api_retries_total',
+    help: 'Retried CPH API requests by operation and cause.',
+    labelNames: ['operation', 'reason'],
+  },
+  apiErrors: {
+    name: 'cph_api_errors_total',
+    help: 'Error responses of the CPH API by operation and the API error code (such as APIGW.0308 or CPS.0002).',
+    labelNames: ['operation', 'error_code'],
+  },
+  pollsSkipped: {
+    name: 'cph_polls_skipped_total',
+    help: 'Scheduled polls skipped because the previous poll was still running.',
+    labelNames: [],
+  },
+  buildInfo: {
+    name: 'cph_build_info',
+    help: 'Build information of cph-exporter; always 1.',
+    labelNames: ['version', 'revision', 'nodejs_version'],
+  },
+} as const;

@@ -1,0 +1,123 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, type OpenMetricsContentType, Registry } from 'prom-client';
+import { HEALTH_FAMILIES as H } from './catalog.js';
+
+/** Health of one target as of the last poll, as the poller publishes it. */
+export interface TargetHealth {
+  projectId: string;
+  region: string;
+  up: boolean;
+  lastDurationSeconds?: number | undefined;
+  lastSuccessMs?: number | undefined;
+  errorReason?: string | undefined;
+  /** Unix ms until which the target is in authentication back-off. */
+  authBackoffUntilMs?: number | undefined;
+}
+
+export interface BuildInfo {
+  version: string;
+  revision: string;
+}
+
+/**
+ * The exporter's own metrics, on registries of our own (never prom-client's global one): one
+ * for the Prometheus text format and one for OpenMetrics, each metric registered in both.
+ * Health gauges are set in one synchronous step per poll, and prom-client reads all of them
+ * synchronously when rendering, so a scrape never sees half of one poll and half of another.
+ */
+export class SelfMetrics {
+  readonly registry = new Registry();
+  readonly openMetricsRegistry = new Registry<OpenMetricsContentType>();
+
+  private readonly up: Gauge;
+  private readonly pollDuration: Gauge;
+  private readonly lastSuccess: Gauge;
+  private readonly failures: Counter;
+  private readonly error: Gauge;
+  private readonly requests: Counter;
+  private readonly requestDuration: Histogram;
+  private readonly retries: Counter;
+  private readonly apiErrors: Counter;
+  private readonly skipped: Counter;
+  private health: readonly TargetHealth[] = [];
+
+  constructor(build: BuildInfo, options: { processMetrics?: boolean; now?: () => number } = {}) {
+    this.openMetricsRegistry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    const registers = [this.registry, this.openMetricsRegistry as unknown as Registry];
+    const now = options.now ?? Date.now;
+    this.up = new Gauge({ ...H.up, registers });
+    this.pollDuration = new Gauge({ ...H.pollDuration, registers });
+    this.lastSuccess = new Gauge({ ...H.lastSuccess, registers });
+    this.failures = new Counter({ ...H.failures, registers });
+    this.error = new Gauge({ ...H.error, registers });
+    const self = this;
+    new Gauge({
+      ...H.authBackoff,
+      registers,
+      // Remaining time depends on when the scrape happens, so it is computed then.
+      collect() {
+        this.reset();
+        for (const t of self.health) {
+          const remaining = t.authBackoffUntilMs === undefined ? 0 : Math.max(0, (t.authBackoffUntilMs - now()) / 1000);
+          this.set({ project_id: t.projectId, region: t.region }, Math.ceil(remaining));
+        }
+      },
+    });
+    this.requests = new Counter({ ...H.apiRequests, registers });
+    this.requestDuration = new Histogram({
+      ...H.apiRequestDuration,
+      registers,
+      buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    });
+    this.retries = new Counter({ ...H.apiRetries, registers });
+    this.apiErrors = new Counter({ ...H.apiErrors, registers });
+    this.skipped = new Counter({ ...H.pollsSkipped, registers });
+    new Gauge({ ...H.buildInfo, registers }).set({ ...build, nodejs_version: process.version }, 1);
+    if (options.processMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      collectDefaultMetrics({ register: this.openMetricsRegistry });
+    }
+  }
+
+  /** The client's observer: request, retry and API error counts. */
+  readonly observer = {
+    request: (operation: string, code: string, seconds: number): void => {
+      this.requests.inc({ operation, code });
+      this.requestDuration.observe({ operation }, seconds);
+    },
+    retry: (operation: string, reason: string): void => {
+      this.retries.inc({ operation, reason });
+    },
+    apiError: (operation: string, errorCode: string): void => {
+      this.apiErrors.inc({ operation, error_code: errorCode });
+    },
+  };
+
+  /** Declares the series of a target so that counters start at 0 (an alert on increase() needs that). */
+  declareTarget(projectId: string, region: string, reasons: readonly string[]): void {
+    for (const reason of reasons) this.failures.inc({ project_id: projectId, region, reason }, 0);
+  }
+
+  countFailure(projectId: string, region: string, reason: string): void {
+    this.failures.inc({ project_id: projectId, region, reason });
+  }
+
+  countSkippedPoll(): void {
+    this.skipped.inc();
+  }
+
+  /** Replaces every target's health gauges in one synchronous step. */
+  publishHealth(targets: readonly TargetHealth[]): void {
+    this.health = targets;
+    this.up.reset();
+    this.pollDuration.reset();
+    this.lastSuccess.reset();
+    this.error.reset();
+    for (const t of targets) {
+      const labels = { project_id: t.projectId, region: t.region };
+      this.up.set(labels, t.up ? 1 : 0);
+      if (t.lastDurationSeconds !== undefined) this.pollDuration.set(labels, t.lastDurationSeconds);
+      if (t.lastSuccessMs !== undefined) this.lastSuccess.set(labels, t.lastSuccessMs / 1000);
+      if (!t.up && t.errorReason) this.error.set({ ...labels, reason: t.errorReason }, 1);
+    }
+  }
+}

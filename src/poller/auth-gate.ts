@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import { CphApiError } from '../cph/errors.js';
+import type { Credentials } from '../cph/types.js';
+
+/**
+ * Protects the AK from the gateway's lockout: after more than 5 consecutive failed
+ * authentications an AK is locked for 5 minutes for every user of it (NOTES.md §5).
+ *
+ * Each poll sends exactly one request first (the probe); the others wait for it. If the probe
+ * is refused with 401, no further request is sent with those credentials for `backoffMs`,
+ * so a wrong key costs one failed attempt per back-off window, whatever the number of targets
+ * and pages. A rotated key (different credentials) lifts the back-off at once.
+ */
+export class AuthGate {
+  private verified = false;
+  private probe: Promise<unknown> | undefined;
+  private blockedUntil = 0;
+  private blockedFingerprint: string | undefined;
+  private blockError: CphApiError | undefined;
+
+  constructor(
+    private readonly backoffMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Starts a poll with these credentials: the next request proves them again. */
+  beginPoll(credentials: Credentials): void {
+    this.verified = false;
+    this.probe = undefined;
+    if (this.blockedFingerprint !== undefined && this.blockedFingerprint !== fingerprint(credentials)) {
+      this.blockedUntil = 0;
+      this.blockedFingerprint = undefined;
+    }
+  }
+
+  /** Unix ms until which requests are held back (0 when they are not). */
+  backoffUntil(): number {
+    return this.blockedUntil > this.now() ? this.blockedUntil : 0;
+  }
+
+  /** The error that started the current back-off. */
+  lastError(): CphApiError | undefined {
+    return this.blockError;
+  }
+
+  /** Runs `send` once the credentials are known to work in this poll, or as the probe that finds out. */
+  async run<T>(credentials: Credentials, send: () => Promise<T>): Promise<T> {
+    for (;;) {
+      if (this.backoffUntil() > 0) {
+        throw new CphApiError('CPH_AUTH', 'authentication back-off: not calling the API with credentials that were just refused', {
+          status: this.blockError?.status,
+          apiErrorCode: this.blockError?.apiErrorCode,
+        });
+      }
+      if (this.verified) return send();
+      if (this.probe === undefined) {
+        const attempt = send();
+        this.probe = attempt.then(
+          () => {
+            this.verified = true;
+          },
+          (err: unknown) => {
+            this.probe = undefined; // another request may probe next (the failure was not about the key)
+            if (err instanceof CphApiError && err.code === 'CPH_AUTH' && err.status === 401) {
+              this.blockedUntil = this.now() + this.backoffMs;
+              this.blockedFingerprint = fingerprint(credentials);
+              this.blockError = err;
+            }
+          },
+        );
+        return attempt;
+      }
+      await this.probe;
+    }
+  }
+}
+
+/** A one-way digest of the credentials, kept only in memory to notice a rotated key. */
+function fingerprint(c: Credentials): string {
+  return createHash('sha256').update(`${c.accessKey}\0${c.secretKey}\0${c.securityToken ?? ''}`).digest('hex');
+}

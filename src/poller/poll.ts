@@ -1,0 +1,167 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import pLimit from 'p-limit';
+import type { Config, Target } from '../config/load.js';
+import type { PageResult, TargetRef, CallOptions } from '../cph/client.js';
+import { CphApiError, failureReasonOf, isCphApiError } from '../cph/errors.js';
+import { listAllPages } from '../cph/paging.js';
+import type { Credentials, EncodeServer, ListEncodeServersQuery } from '../cph/types.js';
+import type { Logger } from '../log/logger.js';
+import { TargetSeriesBuilder } from '../metrics/convert.js';
+import type { SelfMetrics } from '../metrics/self.js';
+import { AuthGate } from './auth-gate.js';
+import { type SnapshotStore, type TargetOutcome, targetKey } from './store.js';
+
+/** The part of the API client the poller uses (a fake can stand in for it in tests). */
+export interface EncodeServerLister {
+  listEncodeServers(target: TargetRef, query: ListEncodeServersQuery, call: CallOptions): Promise<PageResult>;
+}
+
+export interface PollerDeps {
+  config: Pick<Config, 'poll' | 'metrics'> & { targets: readonly Target[] };
+  client: EncodeServerLister;
+  credentials: { get(): Credentials };
+  store: SnapshotStore;
+  metrics: SelfMetrics;
+  log: Logger;
+  now?: () => number;
+}
+
+/** Items converted between two yields to the event loop, so scrapes are served during a large conversion. */
+const CONVERT_CHUNK = 2000;
+
+const ALL_REASONS = ['auth', 'throttled', 'timeout', 'network', 'server_error', 'client_error', 'bad_response', 'page_cap'] as const;
+
+/**
+ * One poll = every target listed once, all API calls of the poll bounded by one p-limit,
+ * under one deadline. Never two polls at once. Outcomes are applied to the store in one step.
+ */
+export class Poller {
+  private running: Promise<void> | undefined;
+  private readonly shutdown = new AbortController();
+  private readonly gate: AuthGate;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: PollerDeps) {
+    this.now = deps.now ?? Date.now;
+    this.gate = new AuthGate(deps.config.poll.authFailureBackoffMs, this.now);
+    for (const t of deps.config.targets) deps.metrics.declareTarget(t.projectId, t.region, ALL_REASONS);
+  }
+
+  /** Runs a poll, or skips it (and says so) when the previous one is still running. */
+  poll(): Promise<void> {
+    if (this.shutdown.signal.aborted) return Promise.resolve();
+    if (this.running) {
+      this.deps.metrics.countSkippedPoll();
+      this.deps.log.warn('previous poll still running; skipping this one');
+      return this.running;
+    }
+    this.running = this.runPoll().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** Aborts the poll in flight (if any) and waits for it to wind down. No poll starts afterwards. */
+  async stop(): Promise<void> {
+    this.shutdown.abort(new CphApiError('CPH_ABORTED', 'exporter is shutting down'));
+    await this.running;
+  }
+
+  private async runPoll(): Promise<void> {
+    const { poll } = this.deps.config;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new CphApiError('CPH_TIMEOUT', `poll deadline of ${poll.timeoutMs} ms reached`)), poll.timeoutMs);
+    const signal = AbortSignal.any([deadline.signal, this.shutdown.signal]);
+    const started = performance.now();
+    try {
+      let credentials: Credentials;
+      try {
+        credentials = this.deps.credentials.get();
+      } catch (err) {
+        this.deps.log.error({ err: (err as Error).message }, 'no usable credentials; skipping poll');
+        return;
+      }
+      this.gate.beginPoll(credentials);
+      const limit = pLimit(poll.concurrency);
+      const outcomes = new Map<string, TargetOutcome | 'held'>();
+      await Promise.all(
+        this.deps.config.targets.map(async (target) => {
+          outcomes.set(targetKey(target), await this.pollTarget(target, credentials, limit, signal));
+        }),
+      );
+      if (this.shutdown.signal.aborted) return; // nobody will read it; don't publish a poll cut short by shutdown
+      this.publish(outcomes);
+      this.deps.log.debug({ seconds: (performance.now() - started) / 1000 }, 'poll finished');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async pollTarget(
+    target: Target,
+    credentials: Credentials,
+    limit: ReturnType<typeof pLimit>,
+    signal: AbortSignal,
+  ): Promise<TargetOutcome | 'held'> {
+    const now = this.now();
+    if (this.gate.backoffUntil() > 0 || (this.deps.store.authBackoffUntil(target) ?? 0) > now) return 'held';
+    const started = performance.now();
+    const ref: TargetRef = { endpoint: target.endpoint, projectId: target.projectId };
+    const { poll, metrics } = this.deps.config;
+    try {
+      const listing = await listAllPages<EncodeServer>(
+        (offset, pageSize, pageSignal) =>
+          this.gate.run(credentials, () =>
+            limit(async () => {
+              const page = await this.deps.client.listEncodeServers(ref, { offset, limit: pageSize }, { signal: pageSignal, credentials: () => credentials });
+              return page.response.encode_servers;
+            }),
+          ),
+        (s) => s.encode_server_id,
+        { pageSize: poll.pageSize, maxPages: poll.maxPages, window: poll.concurrency, firstPageAlone: true, signal },
+      );
+      const builder = new TargetSeriesBuilder(target, metrics.encodeServerInfo);
+      for (let i = 0; i < listing.items.length; i += CONVERT_CHUNK) {
+        builder.add(listing.items.slice(i, i + CONVERT_CHUNK));
+        if (i + CONVERT_CHUNK < listing.items.length) await yieldToEventLoop();
+      }
+      if (listing.duplicates > 0) {
+        this.deps.log.info({ project_id: target.projectId, region: target.region, duplicates: listing.duplicates }, 'listing shifted between pages; duplicates dropped');
+      }
+      return { kind: 'ok', series: builder.finish(), durationSeconds: (performance.now() - started) / 1000, pages: listing.pages, duplicates: listing.duplicates };
+    } catch (err) {
+      const reason = failureReasonOf(err);
+      let authBackoffUntilMs: number | undefined;
+      if (reason === 'auth') {
+        // 401 is about the key (the gate holds every target back); 403 is about this project.
+        authBackoffUntilMs = this.gate.backoffUntil() || this.now() + poll.authFailureBackoffMs;
+      }
+      const fields = isCphApiError(err) ? err.toLogFields() : { err: String(err) };
+      if (!this.shutdown.signal.aborted) {
+        this.deps.log.warn({ project_id: target.projectId, region: target.region, reason, ...fields }, 'poll of target failed; keeping its last complete listing');
+      }
+      return {
+        kind: 'failed',
+        reason,
+        message: err instanceof Error ? err.message : String(err),
+        durationSeconds: (performance.now() - started) / 1000,
+        authBackoffUntilMs,
+      };
+    }
+  }
+
+  /** One synchronous step: counters, store, health gauges. A scrape sees all of it or none of it. */
+  private publish(outcomes: ReadonlyMap<string, TargetOutcome | 'held'>): void {
+    const applied = new Map<string, TargetOutcome>();
+    for (const [key, outcome] of outcomes) {
+      if (outcome === 'held') continue;
+      applied.set(key, outcome);
+      if (outcome.kind === 'failed') {
+        const [projectId, region] = key.split('/') as [string, string];
+        this.deps.metrics.countFailure(projectId, region, outcome.reason);
+      }
+    }
+    this.deps.store.apply(applied, this.now());
+    this.deps.metrics.publishHealth(this.deps.store.health());
+  }
+}

@@ -1,0 +1,119 @@
+import { promisify } from 'node:util';
+import { gzip as gzipCb } from 'node:zlib';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { SelfMetrics } from '../metrics/self.js';
+import type { SnapshotStore } from '../poller/store.js';
+import type { BasicAuth } from './basic-auth.js';
+
+const gzip = promisify(gzipCb);
+
+export interface AppDeps {
+  store: Pick<SnapshotStore, 'resources' | 'isReady'>;
+  metrics: Pick<SelfMetrics, 'registry' | 'openMetricsRegistry'>;
+  version: string;
+  basicAuth?: BasicAuth | undefined;
+  /** Extra response headers from the web config's http_server_config.headers. */
+  headers?: Readonly<Record<string, string>> | undefined;
+}
+
+/** Bodies smaller than this are not worth compressing. */
+const GZIP_MIN_BYTES = 1024;
+
+/** OpenMetrics when the scraper asks for it (Prometheus does by default), else text format 0.0.4. */
+export function wantsOpenMetrics(accept: string | undefined): boolean {
+  if (!accept) return false;
+  return accept.split(',').some((part) => {
+    const [type, ...params] = part.trim().split(';').map((s) => s.trim());
+    if (type !== 'application/openmetrics-text') return false;
+    const q = params.find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
+}
+
+function acceptsGzip(header: string | undefined): boolean {
+  return header !== undefined && /\bgzip\b(?!\s*;\s*q=0(\.0*)?\b)/i.test(header);
+}
+
+/**
+ * The exporter's HTTP routes. Routes only read the store and registries: polling happens
+ * on its own schedule, never because of a scrape.
+ */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', false);
+
+  if (deps.headers) {
+    const headers = deps.headers;
+    app.use((_req, res, next) => {
+      res.set(headers);
+      next();
+    });
+  }
+  if (deps.basicAuth) app.use(deps.basicAuth.middleware());
+
+  app.get('/metrics', async (req, res) => {
+    const registry = wantsOpenMetrics(req.headers.accept) ? deps.metrics.openMetricsRegistry : deps.metrics.registry;
+    // Read the resources and start rendering the registry in the same tick: one consistent snapshot.
+    const resources = deps.store.resources.text;
+    const self = await registry.metrics();
+    const body = resources + self;
+    res.set('Content-Type', registry.contentType);
+    res.set('Cache-Control', 'no-store');
+    res.set('Vary', 'Accept, Accept-Encoding');
+    if (Buffer.byteLength(body) >= GZIP_MIN_BYTES && acceptsGzip(req.headers['accept-encoding'])) {
+      res.set('Content-Encoding', 'gzip');
+      res.send(await gzip(body));
+      return;
+    }
+    res.send(body);
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok\n');
+  });
+
+  app.get('/readyz', (_req, res) => {
+    if (deps.store.isReady()) res.type('text/plain').send('ready\n');
+    else res.status(503).type('text/plain').send('not ready: waiting for the first poll of every target\n');
+  });
+
+  app.get('/', (_req, res) => {
+    res.type('html').send(landingPage(deps.version));
+  });
+
+  const known = new Set(['/', '/metrics', '/healthz', '/readyz']);
+  app.use((req, res) => {
+    if (known.has(req.path)) {
+      res.set('Allow', 'GET, HEAD').status(405).type('text/plain').send('method not allowed\n');
+      return;
+    }
+    res.status(404).type('text/plain').send('not found\n');
+  });
+
+  // Never echo an error to the client: it could carry internals.
+  app.use((_err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (res.headersSent) return;
+    res.status(500).type('text/plain').send('internal error\n');
+  });
+  return app;
+}
+
+function landingPage(version: string): string {
+  const v = version.replace(/[^\w.+-]/g, '');
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>cph-exporter</title></head>
+<body>
+<h1>cph-exporter</h1>
+<p>Prometheus exporter for Huawei Cloud CPH encode servers, version ${v}.</p>
+<ul>
+<li><a href="metrics">/metrics</a>: metrics, as of the last poll</li>
+<li><a href="healthz">/healthz</a>: liveness</li>
+<li><a href="readyz">/readyz</a>: readiness (every target polled once)</li>
+</ul>
+</body>
+</html>
+`;
+}

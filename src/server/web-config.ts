@@ -1,0 +1,96 @@
+import { readFileSync } from 'node:fs';
+import type { SecureContextOptions, SecureVersion } from 'node:tls';
+import YAML from 'yaml';
+import { z } from 'zod';
+
+/**
+ * `--web.config.file` in the Prometheus exporter-toolkit format, the one node_exporter uses
+ * (https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md).
+ * The subset implemented here is validated strictly: a toolkit key we do not implement is an
+ * error rather than silently ignored, since ignoring a security setting is worse than refusing it.
+ */
+const CLIENT_AUTH_TYPES = ['NoClientCert', 'RequestClientCert', 'RequireAnyClientCert', 'VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'] as const;
+const TLS_VERSIONS = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
+
+const WebConfigSchema = z.strictObject({
+  tls_server_config: z
+    .strictObject({
+      cert_file: z.string().min(1),
+      key_file: z.string().min(1),
+      client_auth_type: z.enum(CLIENT_AUTH_TYPES).default('NoClientCert'),
+      client_ca_file: z.string().min(1).optional(),
+      min_version: z.enum(Object.keys(TLS_VERSIONS) as [keyof typeof TLS_VERSIONS]).default('TLS12'),
+      max_version: z.enum(Object.keys(TLS_VERSIONS) as [keyof typeof TLS_VERSIONS]).optional(),
+    })
+    .optional(),
+  http_server_config: z
+    .strictObject({
+      headers: z.record(z.string(), z.string()).optional(),
+    })
+    .optional(),
+  basic_auth_users: z.record(z.string(), z.string().regex(/^\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}$/, 'must be a bcrypt hash')).optional(),
+});
+
+export type ClientAuthType = (typeof CLIENT_AUTH_TYPES)[number];
+
+export interface WebConfig {
+  tls?: SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean; minVersion: SecureVersion; maxVersion?: SecureVersion };
+  clientAuthType?: ClientAuthType;
+  headers?: Record<string, string>;
+  basicAuthUsers?: Record<string, string>;
+}
+
+export class WebConfigError extends Error {
+  override readonly name = 'WebConfigError';
+}
+
+/** Reads and validates the web config file, loading the certificate files it names. */
+export function loadWebConfig(path: string): WebConfig {
+  let raw: unknown;
+  try {
+    raw = YAML.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // Never include file contents: the file holds password hashes.
+    throw new WebConfigError(`--web.config.file: cannot read ${path}${code ? ` (${code})` : ': not valid YAML'}`);
+  }
+  const parsed = WebConfigSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const lines = parsed.error.issues.flatMap((i) =>
+      i.code === 'unrecognized_keys'
+        ? i.keys.map((k) => `${[...i.path, k].join('.')}: unknown or unsupported key`)
+        : [`${i.path.join('.') || '<root>'}: ${i.message}`],
+    );
+    throw new WebConfigError(`invalid --web.config.file ${path}:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+  }
+  const c = parsed.data;
+  const out: WebConfig = {};
+  if (c.tls_server_config) {
+    const t = c.tls_server_config;
+    const needsCa = t.client_auth_type === 'VerifyClientCertIfGiven' || t.client_auth_type === 'RequireAndVerifyClientCert';
+    if (needsCa && !t.client_ca_file) {
+      throw new WebConfigError(`invalid --web.config.file ${path}:\n  tls_server_config.client_ca_file: required with client_auth_type ${t.client_auth_type}`);
+    }
+    const read = (key: string, file: string): Buffer => {
+      try {
+        return readFileSync(file);
+      } catch (err) {
+        throw new WebConfigError(`--web.config.file: tls_server_config.${key}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    };
+    out.tls = {
+      cert: read('cert_file', t.cert_file),
+      key: read('key_file', t.key_file),
+      ...(t.client_ca_file ? { ca: read('client_ca_file', t.client_ca_file) } : {}),
+      requestCert: t.client_auth_type !== 'NoClientCert',
+      // Node can only require-and-verify; "require any" and "verify if given" are checked per request.
+      rejectUnauthorized: t.client_auth_type === 'RequireAndVerifyClientCert',
+      minVersion: TLS_VERSIONS[t.min_version],
+      ...(t.max_version ? { maxVersion: TLS_VERSIONS[t.max_version] } : {}),
+    };
+    out.clientAuthType = t.client_auth_type;
+  }
+  if (c.http_server_config?.headers) out.headers = c.http_server_config.headers;
+  if (c.basic_auth_users) out.basicAuthUsers = c.basic_auth_users;
+  return out;
+}
