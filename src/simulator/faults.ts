@@ -1,0 +1,224 @@
+/**
+ * Fault injection for the CPH simulator: which faults exist, how a fault is scoped and triggered,
+ * and the controller that picks the fault (if any) for each request.
+ */
+import { mulberry32 } from './fleet.js';
+
+export const FAULT_KINDS = [
+  /** 429 `APIGW.0308` with a `Retry-After` header (`retryAfterSeconds`, default 1). */
+  'throttle',
+  /** 429 `APIGW.0308` without `Retry-After`. */
+  'throttle-no-retry-after',
+  /** 500 JSON error (`APIGW.0201` "An unexpected error occurred"). */
+  'error-500',
+  /** 502 JSON error (`APIGW.0201` backend unavailable). */
+  'error-502',
+  /** 503 JSON error (`APIGW.0201` service unavailable; the code for 503 is not documented). */
+  'error-503',
+  /** 504 JSON error (`APIGW.0201` backend timeout). */
+  'error-504',
+  /** 502 with an nginx-style HTML page and `Content-Type: text/html`. */
+  'html-502',
+  /** 200 with `Content-Type: text/html` (the valid JSON page, or an HTML page when `htmlBody` is true). */
+  'wrong-content-type',
+  /** Headers and part of the body are sent, then the connection is reset (RST). */
+  'reset',
+  /** No answer until the simulator closes, the client goes away, or faults are set/cleared (then answered normally). */
+  'hang',
+  /** 200 `application/json` whose body is not valid JSON (a trailing comma). */
+  'malformed-json',
+  /** 200 whose valid JSON body is cut in half; `Content-Length` matches the cut. */
+  'truncated-json',
+  /** 200 with a huge valid JSON body (`sizeBytes`, default 50 MiB), streamed; chunked unless `contentLength`. */
+  'oversized',
+  /** The page's records carry wrong field types (`type: "0"`, `status: null`, `access_infos: {}`, ...). */
+  'wrong-types',
+  /** The body has no `encode_servers` field. */
+  'missing-list',
+  /** The page's records carry unknown enum values: status 42, type 9, an unseen port type. */
+  'unknown-enums',
+  /** The page's records carry names with over-long, unicode, control, quote, backslash and newline characters. */
+  'weird-names',
+  /**
+   * The fleet changes before this page is served: `by` > 0 inserts that many new records at the front,
+   * `by` < 0 removes that many from the front (default 5). The change persists.
+   */
+  'shift',
+  /** 401 `APIGW.0301` "verify aksk signature fail", as if the SK were wrong; counts toward the AK lockout. */
+  'bad-signature',
+  /** 403 `APIGW.0302`. */
+  'forbidden',
+] as const;
+
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface FaultSpec {
+  kind: FaultKind;
+  /** Apply to the next `count` matching requests only (then the fault is removed). */
+  count?: number | undefined;
+  /** Apply to this share (0..1) of matching requests, drawn from a PRNG seeded with `seed`. */
+  rate?: number | undefined;
+  /** Seed of the `rate` draw (default: derived from the simulator seed and the fault's position). */
+  seed?: number | undefined;
+  /** Only requests for this project id. */
+  projectId?: string | undefined;
+  /** Only requests for this page offset. */
+  offset?: number | undefined;
+  /** `throttle`: the `Retry-After` value in seconds (default 1). */
+  retryAfterSeconds?: number | undefined;
+  /** `shift`: how many records to insert (> 0) or remove (< 0) at the front (default 5). */
+  by?: number | undefined;
+  /** `oversized`: body size in bytes (default 50 MiB). */
+  sizeBytes?: number | undefined;
+  /** `oversized`: send a `Content-Length` header instead of chunked encoding. */
+  contentLength?: boolean | undefined;
+  /** `wrong-content-type`: send an HTML page instead of the JSON page. */
+  htmlBody?: boolean | undefined;
+}
+
+/** A configured fault and how many triggers it has left (`null`: unlimited). */
+export interface ActiveFault {
+  spec: FaultSpec;
+  remaining: number | null;
+}
+
+/** Throws a descriptive Error when `input` is not a valid fault spec; returns it typed otherwise. */
+export function parseFaultSpec(input: unknown): FaultSpec {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new Error('a fault must be a JSON object');
+  }
+  const o = input as Record<string, unknown>;
+  const known = new Set([
+    'kind',
+    'count',
+    'rate',
+    'seed',
+    'projectId',
+    'offset',
+    'retryAfterSeconds',
+    'by',
+    'sizeBytes',
+    'contentLength',
+    'htmlBody',
+  ]);
+  for (const key of Object.keys(o)) {
+    if (!known.has(key)) throw new Error(`unknown fault field "${key}"`);
+  }
+  if (typeof o.kind !== 'string' || !(FAULT_KINDS as readonly string[]).includes(o.kind)) {
+    throw new Error(`fault kind must be one of ${FAULT_KINDS.join(', ')}`);
+  }
+  const int = (key: string, min: number): void => {
+    const v = o[key];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < min)) {
+      throw new Error(`fault field "${key}" must be an integer >= ${min}`);
+    }
+  };
+  int('count', 1);
+  int('seed', 0);
+  int('offset', 0);
+  int('retryAfterSeconds', 0);
+  int('sizeBytes', 1);
+  if (o.by !== undefined && (typeof o.by !== 'number' || !Number.isInteger(o.by))) {
+    throw new Error('fault field "by" must be an integer');
+  }
+  if (o.rate !== undefined && (typeof o.rate !== 'number' || !(o.rate >= 0 && o.rate <= 1))) {
+    throw new Error('fault field "rate" must be a number in 0..1');
+  }
+  if (o.projectId !== undefined && typeof o.projectId !== 'string') {
+    throw new Error('fault field "projectId" must be a string');
+  }
+  for (const key of ['contentLength', 'htmlBody']) {
+    if (o[key] !== undefined && typeof o[key] !== 'boolean') throw new Error(`fault field "${key}" must be a boolean`);
+  }
+  return o as unknown as FaultSpec;
+}
+
+interface Rule {
+  spec: FaultSpec;
+  remaining: number | null;
+  rng: (() => number) | null;
+}
+
+/** The faults in force. The first configured fault that matches a request applies to it. */
+export class FaultController {
+  private rules: Rule[] = [];
+  private added = 0;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(private readonly baseSeed: number = 1) {}
+
+  /** Replaces every fault with these (and releases hung requests). */
+  set(specs: FaultSpec | readonly FaultSpec[]): void {
+    const list = Array.isArray(specs) ? (specs as readonly FaultSpec[]) : [specs as FaultSpec];
+    const rules = list.map((s) => this.toRule(parseFaultSpec(s)));
+    this.rules = rules;
+    this.changed();
+  }
+
+  /** Adds a fault after the existing ones (does not release hung requests). */
+  add(spec: FaultSpec): void {
+    this.rules.push(this.toRule(parseFaultSpec(spec)));
+  }
+
+  /** Removes every fault, or every fault of one kind (and releases hung requests). */
+  clear(kind?: FaultKind): void {
+    this.rules = kind === undefined ? [] : this.rules.filter((r) => r.spec.kind !== kind);
+    this.changed();
+  }
+
+  /** The faults in force. */
+  list(): ActiveFault[] {
+    return this.rules.map((r) => ({ spec: { ...r.spec }, remaining: r.remaining }));
+  }
+
+  /** Called whenever faults are set or cleared (the server releases hung requests then). */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Picks the fault for one request, consuming a `count` trigger; undefined when none applies. */
+  match(ctx: { projectId: string; offset: number }): FaultSpec | undefined {
+    for (let i = 0; i < this.rules.length; i++) {
+      const r = this.rules[i] as Rule;
+      const s = r.spec;
+      if (s.projectId !== undefined && s.projectId !== ctx.projectId) continue;
+      if (s.offset !== undefined && s.offset !== ctx.offset) continue;
+      if (r.rng !== null && !(r.rng() < (s.rate as number))) continue;
+      if (r.remaining !== null) {
+        r.remaining--;
+        if (r.remaining <= 0) this.rules.splice(i, 1);
+      }
+      return s;
+    }
+    return undefined;
+  }
+
+  private toRule(spec: FaultSpec): Rule {
+    const n = this.added++;
+    const seed = spec.seed ?? ((this.baseSeed >>> 0) + Math.imul(n + 1, 0x9e3779b1)) >>> 0;
+    return {
+      spec: { ...spec },
+      remaining: spec.count ?? null,
+      rng: spec.rate === undefined ? null : mulberry32(seed),
+    };
+  }
+
+  private changed(): void {
+    for (const l of [...this.listeners]) l();
+  }
+}
+
+/** Names a `weird-names` fault puts into records, in turn. */
+export const WEIRD_NAMES: readonly string[] = [
+  'encode-server-' + 'x'.repeat(300),
+  'エンコード服务器-🚀-ünïcödé',
+  'tab\there\r\nnewline',
+  'quote"backslash\\end',
+  'ctrl\u0000\u0001\u0007\u001b[31mred\u001b[0m\u007f',
+  'line1\nline2\n',
+  '{"json":"in a name"}',
+  'rtl\u202eevil\u202c zero\u200bwidth',
+  'lone surrogate \ud800 end',
+  '',
+];
