@@ -1,0 +1,124 @@
+/**
+ * `npm run simulator`: runs the CPH simulator alone.
+ *
+ *   --listen=HOST:PORT        default 127.0.0.1:8443 (plain HTTP)
+ *   --seed=N                  default 1
+ *   --projects=ID:N[,ID:N]    project ids and their encode-server counts (default: the demo projects)
+ *   --cloud-phone-servers=N   cloud-phone servers per project (default: one per 10 encode servers)
+ *   --latency-ms=N            per-request latency (default 0)
+ *   --rate-limit=RPS[:BURST]  token bucket over all API requests (default: none)
+ *   --no-verify-signatures    accept any request without checking its signature
+ *   --help
+ */
+import { parseArgs } from 'node:util';
+import { DEMO_ACCESS_KEY, DEMO_PROJECTS } from './demo-credentials.js';
+import { createSimulator, type FleetSize, type SimulatorOptions } from './server.js';
+
+const USAGE = `Usage: npm run simulator -- [--listen=127.0.0.1:8443] [--seed=1] [--projects=ID:N,ID:N]
+  [--cloud-phone-servers=N] [--latency-ms=N] [--rate-limit=RPS[:BURST]] [--no-verify-signatures]`;
+
+function fail(message: string): never {
+  process.stderr.write(`simulator: ${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function nonNegativeInt(value: string, flag: string): number {
+  if (!/^\d+$/.test(value)) fail(`${flag} must be a non-negative integer`);
+  return Number(value);
+}
+
+function parseListen(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
+  if (!m) fail('--listen must be HOST:PORT');
+  const port = Number(m[3]);
+  if (port > 65535) fail('--listen port out of range');
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+async function main(): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        listen: { type: 'string', default: '127.0.0.1:8443' },
+        seed: { type: 'string', default: '1' },
+        projects: { type: 'string' },
+        'cloud-phone-servers': { type: 'string' },
+        'latency-ms': { type: 'string', default: '0' },
+        'rate-limit': { type: 'string' },
+        'no-verify-signatures': { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    fail(err instanceof Error ? err.message : String(err));
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+
+  const { host, port } = parseListen(values.listen);
+  const cps = values['cloud-phone-servers'];
+  const sizeOf = (n: number): FleetSize => ({
+    encodeServers: n,
+    cloudPhoneServers: cps !== undefined ? Math.max(1, nonNegativeInt(cps, '--cloud-phone-servers')) : Math.max(1, Math.ceil(n / 10)),
+  });
+  const projects: Record<string, FleetSize> = {};
+  if (values.projects !== undefined) {
+    for (const item of values.projects.split(',').filter((s) => s !== '')) {
+      const m = /^([A-Za-z0-9_-]{1,64}):(\d+)$/.exec(item);
+      if (!m) fail(`--projects entry "${item}" must be ID:N`);
+      projects[m[1] as string] = sizeOf(Number(m[2]));
+    }
+  } else {
+    for (const [id, n] of Object.entries(DEMO_PROJECTS)) projects[id] = sizeOf(n);
+  }
+
+  const options: SimulatorOptions = {
+    seed: nonNegativeInt(values.seed, '--seed'),
+    projects,
+    latencyMs: nonNegativeInt(values['latency-ms'], '--latency-ms'),
+    verifySignatures: !values['no-verify-signatures'],
+  };
+  if (values['rate-limit'] !== undefined) {
+    const m = /^(\d+(?:\.\d+)?)(?::(\d+))?$/.exec(values['rate-limit']);
+    if (!m || !(Number(m[1]) > 0)) fail('--rate-limit must be RPS[:BURST] with RPS > 0');
+    options.rateLimit = { requestsPerSecond: Number(m[1]), burst: m[2] !== undefined ? Number(m[2]) : undefined };
+  }
+
+  const sim = createSimulator(options);
+  const url = await sim.listen(port, host);
+  const lines = [
+    `CPH simulator listening on ${url}`,
+    `  API:      GET ${url}/v1/{project_id}/cloud-phone/encode-servers`,
+    `  admin:    ${url}/_sim/stats, /_sim/faults, /_sim/config, /_sim/fleet/{project_id}`,
+    `  projects: ${Object.entries(projects)
+      .map(([id, s]) => `${id} (${s.encodeServers} encode servers)`)
+      .join(', ')}`,
+    options.verifySignatures
+      ? `  auth:     demo access key ${DEMO_ACCESS_KEY} (fake; its secret key is DEMO_SECRET_KEY in src/simulator/demo-credentials.ts)`
+      : '  auth:     signatures are NOT checked',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`simulator: ${signal}, stopping\n`);
+    sim.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`simulator: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
