@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, type OpenMetricsContentType, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { HEALTH_FAMILIES as H } from './catalog.js';
 
 /** Health of one target as of the last poll, as the poller publishes it. */
@@ -19,14 +19,12 @@ export interface BuildInfo {
 }
 
 /**
- * The exporter's own metrics, on registries of our own (never prom-client's global one): one
- * for the Prometheus text format and one for OpenMetrics, each metric registered in both.
- * Health gauges are set in one synchronous step per poll, and prom-client reads all of them
+ * The exporter's own metrics, on a registry of our own (never prom-client's global one).
+ * OpenMetrics is produced from its text by `toOpenMetrics`. Health gauges are set in one synchronous step per poll, and prom-client reads all of them
  * synchronously when rendering, so a scrape never sees half of one poll and half of another.
  */
 export class SelfMetrics {
   readonly registry = new Registry();
-  readonly openMetricsRegistry = new Registry<OpenMetricsContentType>();
 
   private readonly up: Gauge;
   private readonly pollDuration: Gauge;
@@ -41,8 +39,7 @@ export class SelfMetrics {
   private health: readonly TargetHealth[] = [];
 
   constructor(build: BuildInfo, options: { processMetrics?: boolean; now?: () => number } = {}) {
-    this.openMetricsRegistry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-    const registers = [this.registry, this.openMetricsRegistry as unknown as Registry];
+    const registers = [this.registry];
     const now = options.now ?? Date.now;
     this.up = new Gauge({ ...H.up, registers });
     this.pollDuration = new Gauge({ ...H.pollDuration, registers });
@@ -74,7 +71,6 @@ export class SelfMetrics {
     new Gauge({ ...H.buildInfo, registers }).set({ ...build, nodejs_version: process.version }, 1);
     if (options.processMetrics !== false) {
       collectDefaultMetrics({ register: this.registry });
-      collectDefaultMetrics({ register: this.openMetricsRegistry });
     }
   }
 

@@ -1,6 +1,7 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, toOpenMetrics } from '../metrics/openmetrics.js';
 import type { SelfMetrics } from '../metrics/self.js';
 import type { SnapshotStore } from '../poller/store.js';
 import type { BasicAuth } from './basic-auth.js';
@@ -9,7 +10,7 @@ const gzip = promisify(gzipCb);
 
 export interface AppDeps {
   store: Pick<SnapshotStore, 'resources' | 'isReady'>;
-  metrics: Pick<SelfMetrics, 'registry' | 'openMetricsRegistry'>;
+  metrics: Pick<SelfMetrics, 'registry'>;
   version: string;
   basicAuth?: BasicAuth | undefined;
   /** Extra response headers from the web config's http_server_config.headers. */
@@ -54,12 +55,12 @@ export function createApp(deps: AppDeps): Express {
   if (deps.basicAuth) app.use(deps.basicAuth.middleware());
 
   app.get('/metrics', async (req, res) => {
-    const registry = wantsOpenMetrics(req.headers.accept) ? deps.metrics.openMetricsRegistry : deps.metrics.registry;
+    const openMetrics = wantsOpenMetrics(req.headers.accept);
     // Read the resources and start rendering the registry in the same tick: one consistent snapshot.
     const resources = deps.store.resources.text;
-    const self = await registry.metrics();
-    const body = resources + self;
-    res.set('Content-Type', registry.contentType);
+    const self = await deps.metrics.registry.metrics();
+    const body = openMetrics ? toOpenMetrics(resources + self) : resources + self;
+    res.set('Content-Type', openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE);
     res.set('Cache-Control', 'no-store');
     res.set('Vary', 'Accept, Accept-Encoding');
     if (Buffer.byteLength(body) >= GZIP_MIN_BYTES && acceptsGzip(req.headers['accept-encoding'])) {
