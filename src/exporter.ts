@@ -21,6 +21,8 @@ export interface ExporterOptions {
   /** Turn off the cron schedule (tests drive `poll()` themselves). */
   schedule?: boolean;
   processMetrics?: boolean;
+  /** Wall clock in Unix ms (tests inject one to reach staleness and back-off deadlines without waiting). */
+  now?: () => number;
 }
 
 export interface RunningExporter {
@@ -39,7 +41,7 @@ export interface RunningExporter {
 export async function startExporter(options: ExporterOptions): Promise<RunningExporter> {
   const { config, log } = options;
   routeCronLogs(log);
-  const metrics = new SelfMetrics({ version: VERSION, revision: REVISION }, { processMetrics: options.processMetrics ?? true });
+  const metrics = new SelfMetrics({ version: VERSION, revision: REVISION }, { processMetrics: options.processMetrics ?? true, now: options.now });
   const store = new SnapshotStore(config.targets, { maxStalenessMs: config.poll.maxStalenessMs, withInfo: config.metrics.encodeServerInfo });
   const client = new CphClient({
     connectTimeoutMs: config.api.connectTimeoutMs,
@@ -51,7 +53,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     userAgent: `cph-exporter/${VERSION}`,
     observer: metrics.observer,
   });
-  const poller = new Poller({ config, client, credentials: options.credentials, store, metrics, log });
+  const poller = new Poller({ config, client, credentials: options.credentials, store, metrics, log, now: options.now });
   const app = createApp({
     store,
     metrics,
