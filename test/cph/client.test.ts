@@ -1,0 +1,250 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CphClient, type ClientOptions, parseRetryAfter } from '../../src/cph/client.js';
+import { CphApiError } from '../../src/cph/errors.js';
+import { verifySignature } from '../../src/cph/signer.js';
+import type { Credentials } from '../../src/cph/types.js';
+
+/*
+ * The client against a scripted node:http server: each test queues the responses the server
+ * gives, in order, and reads back what the server received.
+ */
+
+type Reply = { status?: number; headers?: Record<string, string>; body?: string } | 'hang' | 'reset';
+
+const CREDS: Credentials = { accessKey: 'TESTAK0123456789ABCD', secretKey: 'TESTSK0123456789abcdefghijklmnopqrstuvwx' };
+const PROJECT = '0123456789abcdef0123456789abcdef';
+const GOOD_PAGE = JSON.stringify({
+  request_id: 'r1',
+  encode_servers: [
+    { encode_server_id: 'e1', encode_server_name: 'n1', encode_server_ip: '10.0.0.1', server_id: 's1', keypair_name: 'k', type: 0, status: 1, access_infos: [{ type: 'adb', listen_port: 5555, public_ip: '' }] },
+  ],
+});
+
+let server: http.Server;
+let base: string;
+let replies: Reply[] = [];
+let received: Array<{ url: string; headers: http.IncomingHttpHeaders; signatureOk: boolean }> = [];
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', `http://${req.headers.host}`);
+    const check = verifySignature({ method: req.method ?? 'GET', url, headers: req.headers }, (ak) => (ak === CREDS.accessKey ? CREDS.secretKey : undefined));
+    received.push({ url: req.url ?? '', headers: req.headers, signatureOk: check.ok });
+    const reply = replies.shift() ?? { status: 200, body: GOOD_PAGE };
+    if (reply === 'hang') return;
+    if (reply === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    res.writeHead(reply.status ?? 200, { 'Content-Type': 'application/json', ...reply.headers });
+    res.end(reply.body ?? '');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+});
+
+let client: CphClient | undefined;
+const events: string[] = [];
+function newClient(options: Partial<ClientOptions> = {}): CphClient {
+  client = new CphClient({
+    connectTimeoutMs: 1000,
+    requestTimeoutMs: 500,
+    maxRetries: 2,
+    maxResponseBytes: 64 * 1024,
+    rateLimit: { requestsPerSecond: 1000, burst: 1000 },
+    connectionsPerEndpoint: 4,
+    retryBaseDelayMs: 5,
+    retryMaxDelayMs: 20,
+    observer: {
+      request: (_op, code) => events.push(`request:${code}`),
+      retry: (_op, reason) => events.push(`retry:${reason}`),
+      apiError: (_op, code) => events.push(`apiError:${code}`),
+    },
+    ...options,
+  });
+  return client;
+}
+afterEach(async () => {
+  await client?.close();
+  client = undefined;
+  replies = [];
+  received = [];
+  events.length = 0;
+});
+
+const list = (c: CphClient, query = {}, signal?: AbortSignal) =>
+  c.listEncodeServers({ endpoint: base, projectId: PROJECT }, { offset: 0, limit: 100, ...query }, { credentials: () => CREDS, signal });
+
+async function failure(p: Promise<unknown>): Promise<CphApiError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(CphApiError);
+    return err as CphApiError;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('CphClient', () => {
+  it('sends a signed GET with the query and X-Project-Id, and returns the validated page', async () => {
+    const page = await list(newClient(), { offset: 200, limit: 50, type: 1, status: 2, server_id: 'abc' });
+    expect(page.response.encode_servers[0]?.encode_server_id).toBe('e1');
+    expect(received).toHaveLength(1);
+    const r = received[0]!;
+    expect(r.signatureOk).toBe(true);
+    expect(r.url).toBe(`/v1/${PROJECT}/cloud-phone/encode-servers?offset=200&limit=50&type=1&status=2&server_id=abc`);
+    expect(r.headers['x-project-id']).toBe(PROJECT);
+    expect(r.headers['authorization']).toMatch(/^SDK-HMAC-SHA256 Access=TESTAK0123456789ABCD, SignedHeaders=host;x-project-id;x-sdk-date, Signature=[0-9a-f]{64}$/);
+    expect(events).toEqual(['request:200']);
+  });
+
+  it('signs the security token of temporary credentials', async () => {
+    const c = newClient();
+    await c.listEncodeServers({ endpoint: base, projectId: PROJECT }, {}, { credentials: () => ({ ...CREDS, securityToken: 'TOKEN123' }) });
+    expect(received[0]?.headers['x-security-token']).toBe('TOKEN123');
+    expect(received[0]?.headers['authorization']).toContain('SignedHeaders=host;x-project-id;x-sdk-date;x-security-token');
+    expect(received[0]?.signatureOk).toBe(true);
+  });
+
+  it.each([
+    ['error_code/error_msg', { error_code: 'CPS.0002', error_msg: 'Parameter: offset or limit is invalid.' }],
+    ['code/message', { code: 'CPS.0002', message: 'Parameter: offset or limit is invalid.' }],
+    ['errorCode/errorMsg', { errorCode: 'CPS.0002', errorMsg: 'Parameter: offset or limit is invalid.' }],
+    ['error wrapper', { error: { code: 'CPS.0002', message: 'Parameter: offset or limit is invalid.' } }],
+    ['nested one level down', { badRequest: { error_code: 'CPS.0002', error_msg: 'Parameter: offset or limit is invalid.' } }],
+  ])('reads the API error from the %s body shape', async (_shape, body) => {
+    replies = [{ status: 400, headers: { 'X-Request-Id': 'req-400' }, body: JSON.stringify(body) }];
+    const err = await failure(list(newClient()));
+    expect(err.code).toBe('CPH_CLIENT');
+    expect(err.status).toBe(400);
+    expect(err.apiErrorCode).toBe('CPS.0002');
+    expect(err.apiErrorMessage).toBe('Parameter: offset or limit is invalid.');
+    expect(err.requestId).toBe('req-400');
+    expect(received).toHaveLength(1); // 4xx are not retried
+    expect(events).toEqual(['apiError:CPS.0002', 'request:400']);
+  });
+
+  it.each([
+    [401, 'APIGW.0301', 'CPH_AUTH'],
+    [403, 'APIGW.0302', 'CPH_AUTH'],
+    [500, 'APIGW.0201', 'CPH_SERVER'],
+    [404, 'APIGW.0101', 'CPH_CLIENT'],
+  ])('HTTP %i %s is %s and is not retried', async (status, apiCode, code) => {
+    replies = [{ status, body: JSON.stringify({ error_code: apiCode, error_msg: 'x' }) }];
+    const err = await failure(list(newClient()));
+    expect(err.code).toBe(code);
+    expect(received).toHaveLength(1);
+  });
+
+  it.each([
+    [502, 'server_error'],
+    [503, 'server_error'],
+    [504, 'server_error'],
+    [429, 'throttled'],
+  ])('retries HTTP %i and succeeds', async (status, reason) => {
+    const apiCode = status === 429 ? 'APIGW.0308' : 'APIGW.0201';
+    replies = [{ status, body: JSON.stringify({ error_code: apiCode, error_msg: 'x' }) }];
+    const page = await list(newClient());
+    expect(page.response.encode_servers).toHaveLength(1);
+    expect(received).toHaveLength(2);
+    expect(events.filter((e) => e.startsWith('retry:'))).toEqual([`retry:${reason}`]);
+  });
+
+  it('treats APIGW.0308 as throttling whatever the status', async () => {
+    replies = Array.from({ length: 3 }, () => ({ status: 400, body: '{"error_code":"APIG.0308","error_msg":"over ratelimit"}' }));
+    const err = await failure(list(newClient()));
+    expect(err.code).toBe('CPH_THROTTLED');
+    expect(received).toHaveLength(3); // first attempt + 2 retries
+  });
+
+  it('gives up after max_retries with the last error', async () => {
+    replies = Array.from({ length: 5 }, () => ({ status: 503, headers: { 'X-Request-Id': 'req-503' }, body: '' }));
+    const err = await failure(list(newClient()));
+    expect(err.code).toBe('CPH_SERVER');
+    expect(err.requestId).toBe('req-503');
+    expect(received).toHaveLength(3);
+  });
+
+  it('honours Retry-After, and refuses to wait longer than the caller allows', async () => {
+    replies = [{ status: 429, headers: { 'Retry-After': '1' }, body: '{}' }];
+    const started = Date.now();
+    await list(newClient());
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950); // it waited as asked (a lower bound, not a timing test)
+    received = [];
+    replies = [{ status: 429, headers: { 'Retry-After': '30' }, body: '{}' }];
+    const err = await failure(list(newClient(), {}, AbortSignal.timeout(200)));
+    expect(err.code).toBe('CPH_THROTTLED');
+    expect(received).toHaveLength(1); // the 429 was not retried: its Retry-After lies beyond the 200 ms deadline
+  });
+
+  it('parses Retry-After as seconds or an HTTP date', () => {
+    expect(parseRetryAfter('7')).toBe(7);
+    expect(parseRetryAfter(new Date(Date.now() + 5000).toUTCString())).toBeGreaterThanOrEqual(4);
+    expect(parseRetryAfter('soon')).toBeUndefined();
+    expect(parseRetryAfter(undefined)).toBeUndefined();
+  });
+
+  it.each([
+    ['an HTML page with a JSON content type', { body: '<html>oops</html>' }, /not valid JSON/],
+    ['a wrong content type', { headers: { 'Content-Type': 'text/html' }, body: GOOD_PAGE }, /content type "text\/html"/],
+    ['truncated JSON', { body: GOOD_PAGE.slice(0, 40) }, /not valid JSON/],
+    ['a body over the size cap', { body: JSON.stringify({ encode_servers: [], pad: 'x'.repeat(70_000) }) }, /larger than 65536 bytes/],
+    ['no encode_servers', { body: '{"request_id":"x"}' }, /encode_servers: missing/],
+    ['a mistyped field', { body: JSON.stringify({ encode_servers: [{ encode_server_id: 'e', server_id: 's', type: '0', status: 1 }] }) }, /encode_servers\[0\]\.type: expected integer, got string/],
+    ['a missing field', { body: JSON.stringify({ encode_servers: [{ encode_server_id: 'e', type: 0, status: 1 }] }) }, /encode_servers\[0\]\.server_id: expected string, got undefined/],
+    ['access_infos not an array', { body: JSON.stringify({ encode_servers: [{ encode_server_id: 'e', server_id: 's', type: 0, status: 1, access_infos: {} }] }) }, /access_infos: expected array, got object/],
+  ])('rejects %s as a bad response, without retrying', async (_name, reply, message) => {
+    replies = [{ status: 200, ...reply }];
+    const err = await failure(list(newClient()));
+    expect(err.code).toBe('CPH_BAD_RESPONSE');
+    expect(err.message).toMatch(message);
+    expect(received).toHaveLength(1);
+  });
+
+  it('accepts unknown enum values and extra fields (the mapping to labels decides later)', async () => {
+    replies = [{ body: JSON.stringify({ encode_servers: [{ encode_server_id: 'e', server_id: 's', type: 9, status: 42, encode_server_ipv6: '::1', access_infos: [{ type: 'rtc', server_ipv6: '::1' }] }] }) }];
+    const page = await list(newClient());
+    expect(page.response.encode_servers[0]).toMatchObject({ type: 9, status: 42, encode_server_name: '', keypair_name: '' });
+  });
+
+  it('times out a hung request and retries it', async () => {
+    replies = ['hang'];
+    const page = await list(newClient({ requestTimeoutMs: 200 }));
+    expect(page.response.encode_servers).toHaveLength(1);
+    expect(events).toContain('retry:timeout');
+    expect(events).toContain('request:timeout');
+  });
+
+  it('retries a reset connection', async () => {
+    replies = ['reset'];
+    await list(newClient());
+    expect(events).toContain('retry:network');
+  });
+
+  it('reports a refused connection as a network error', async () => {
+    const c = newClient({ maxRetries: 0 });
+    const err = await failure(c.listEncodeServers({ endpoint: 'http://127.0.0.1:1', projectId: PROJECT }, {}, { credentials: () => CREDS }));
+    expect(err.code).toBe('CPH_NETWORK');
+  });
+
+  it('stops at once when the caller aborts', async () => {
+    replies = ['hang', 'hang', 'hang'];
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('shutdown')), 50);
+    const err = await failure(list(newClient({ requestTimeoutMs: 5000 }), {}, controller.signal));
+    expect(err.code).toBe('CPH_ABORTED');
+    expect(received).toHaveLength(1);
+  });
+
+  it('never puts the secret key in an error', async () => {
+    replies = [{ status: 401, body: JSON.stringify({ error_code: 'APIGW.0301', error_msg: 'verify aksk signature fail' }) }];
+    const err = await failure(list(newClient()));
+    expect(JSON.stringify({ ...err, message: err.message, log: err.toLogFields() })).not.toContain(CREDS.secretKey);
+  });
+});
