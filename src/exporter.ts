@@ -23,6 +23,8 @@ export interface ExporterOptions {
   processMetrics?: boolean;
   /** Wall clock in Unix ms (tests inject one to reach staleness and back-off deadlines without waiting). */
   now?: () => number;
+  /** Set when this exporter is one shard of several: `config.targets` is already its share. */
+  shard?: { index: number; count: number } | undefined;
 }
 
 export interface RunningExporter {
@@ -41,7 +43,14 @@ export interface RunningExporter {
 export async function startExporter(options: ExporterOptions): Promise<RunningExporter> {
   const { config, log } = options;
   routeCronLogs(log);
-  const metrics = new SelfMetrics({ version: VERSION, revision: REVISION }, { processMetrics: options.processMetrics ?? true, now: options.now });
+  const metrics = new SelfMetrics(
+    { version: VERSION, revision: REVISION },
+    {
+      processMetrics: options.processMetrics ?? true,
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.shard ? { shard: { ...options.shard, targets: config.targets.length } } : {}),
+    },
+  );
   const store = new SnapshotStore(config.targets, { maxStalenessMs: config.poll.maxStalenessMs, withInfo: config.metrics.encodeServerInfo });
   const client = new CphClient({
     connectTimeoutMs: config.api.connectTimeoutMs,

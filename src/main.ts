@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CredentialSource } from './config/credentials.js';
@@ -7,6 +8,7 @@ import { ConfigError, type Config, loadConfigFile } from './config/load.js';
 import { startExporter } from './exporter.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from './log/logger.js';
 import { parseListenAddress } from './server/listen.js';
+import { selectShard, shardIndexFromHostname } from './sharding/rendezvous.js';
 import { loadWebConfig, type WebConfig, WebConfigError } from './server/web-config.js';
 import { VERSION } from './version.js';
 
@@ -17,6 +19,11 @@ const FLAGS = {
   'web.listen-address': { type: 'string', help: `Address to listen on for HTTP requests. Default ${DEFAULT_LISTEN_ADDRESS}.` },
   'web.config.file': { type: 'string', help: 'Path to a web configuration file (exporter-toolkit format) enabling TLS and/or basic auth.' },
   'log.level': { type: 'string', help: `Log level: ${LOG_LEVELS.join(', ')}. Default info.` },
+  'shard.count': { type: 'string', help: 'Split the targets over this many exporters (rendezvous hashing of project_id and region). Default 1.' },
+  'shard.index': {
+    type: 'string',
+    help: 'Which shard this exporter is, 0..count-1. Default: the ordinal at the end of the host name (a StatefulSet pod, e.g. cph-exporter-2).',
+  },
   'check-config': { type: 'boolean', help: 'Validate the configuration (and credentials and web config) and exit.' },
   help: { type: 'boolean', short: 'h', help: 'Show this help and exit.' },
   version: { type: 'boolean', help: 'Show the version and exit.' },
@@ -85,6 +92,11 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
       problems.push(...err.problems.map((p) => (p.startsWith('--') ? p : `${configFile}: ${p}`)));
     }
   }
+  const shard = parseShard(values, problems, env);
+  if (config && shard && shard.count > 1) {
+    const owned = new Set(selectShard(config.targets.map((t) => ({ project_id: t.projectId, region: t.region })), shard).map((k) => `${k.project_id}/${k.region}`));
+    config = Object.freeze({ ...config, targets: Object.freeze(config.targets.filter((t) => owned.has(`${t.projectId}/${t.region}`))) });
+  }
   const credentials = config ? new CredentialSource(config.credentials, env) : undefined;
   if (credentials) problems.push(...credentials.check());
 
@@ -104,18 +116,47 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
     return 1;
   }
   if (values['check-config']) {
-    io.stdout(`configuration OK: ${config.targets.length} target(s), schedule "${config.poll.schedule}"\n`);
+    const share = shard && shard.count > 1 ? ` (shard ${shard.index} of ${shard.count})` : '';
+    io.stdout(`configuration OK: ${config.targets.length} target(s)${share}, schedule "${config.poll.schedule}"\n`);
     return 0;
   }
 
   const log = createLogger(level as LogLevel);
-  const exporter = await startExporter({ config, credentials, listen: listenAddress, web, log });
+  const exporter = await startExporter({ config, credentials, listen: listenAddress, web, log, shard: shard && shard.count > 1 ? shard : undefined });
   return {
     stop: async () => {
       log.info('shutting down');
       await exporter.stop();
     },
   };
+}
+
+function parseShard(values: Record<string, string | boolean | undefined>, problems: string[], env: NodeJS.ProcessEnv): { index: number; count: number } | undefined {
+  const countText = values['shard.count'] as string | undefined;
+  const indexText = values['shard.index'] as string | undefined;
+  const count = countText === undefined ? 1 : Number(countText);
+  if (!Number.isSafeInteger(count) || count < 1 || count > 1024) {
+    problems.push('--shard.count: must be an integer from 1 to 1024');
+    return undefined;
+  }
+  let index: number;
+  if (indexText !== undefined) {
+    index = Number(indexText);
+  } else if (count > 1) {
+    try {
+      index = shardIndexFromHostname(env['HOSTNAME'] || hostname());
+    } catch (err) {
+      problems.push(`--shard.index: not given, and ${(err as Error).message}`);
+      return undefined;
+    }
+  } else {
+    index = 0;
+  }
+  if (!Number.isSafeInteger(index) || index < 0 || index >= count) {
+    problems.push(`--shard.index: must be an integer from 0 to ${count - 1} (--shard.count=${count})`);
+    return undefined;
+  }
+  return { index, count };
 }
 
 /** Process entry point: exit codes, signals, and nothing crashing the process. */

@@ -89,6 +89,16 @@ export const HEALTH_FAMILIES = {
     help: 'Scheduled polls skipped because the previous poll was still running.',
     labelNames: [],
   },
+  shardInfo: {
+    name: 'cph_shard_info',
+    help: 'Which shard of the targets this exporter polls (rendezvous hashing of project_id and region); always 1.',
+    labelNames: ['shard_index', 'shard_count'],
+  },
+  shardTargets: {
+    name: 'cph_shard_targets',
+    help: 'Targets (project and region pairs) this exporter polls, out of all configured.',
+    labelNames: [],
+  },
   buildInfo: {
     name: 'cph_build_info',
     help: 'Build information of cph-exporter; always 1.',

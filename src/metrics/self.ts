@@ -38,7 +38,10 @@ export class SelfMetrics {
   private readonly skipped: Counter;
   private health: readonly TargetHealth[] = [];
 
-  constructor(build: BuildInfo, options: { processMetrics?: boolean; now?: () => number } = {}) {
+  constructor(
+    build: BuildInfo,
+    options: { processMetrics?: boolean; now?: () => number; shard?: { index: number; count: number; targets: number } } = {},
+  ) {
     const registers = [this.registry];
     const now = options.now ?? Date.now;
     this.up = new Gauge({ ...H.up, registers });
@@ -69,6 +72,10 @@ export class SelfMetrics {
     this.apiErrors = new Counter({ ...H.apiErrors, registers });
     this.skipped = new Counter({ ...H.pollsSkipped, registers });
     new Gauge({ ...H.buildInfo, registers }).set({ ...build, nodejs_version: process.version }, 1);
+    if (options.shard) {
+      new Gauge({ ...H.shardInfo, registers }).set({ shard_index: String(options.shard.index), shard_count: String(options.shard.count) }, 1);
+      new Gauge({ ...H.shardTargets, registers }).set(options.shard.targets);
+    }
     if (options.processMetrics !== false) {
       collectDefaultMetrics({ register: this.registry });
     }
