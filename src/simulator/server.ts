@@ -587,7 +587,7 @@ class SimulatorImpl implements Simulator {
       if (st.generation !== generation) return;
       st.inFlight--;
       st.completedDepth = Math.max(st.completedDepth, depth);
-      if (res.headersSent) st.countStatus(res.statusCode);
+      if (res.writableFinished) st.countStatus(res.statusCode); // not for resets, hangs, aborted streams
       if (pc) {
         pc.inFlight--;
         pc.completedDepth = Math.max(pc.completedDepth, pDepth);

@@ -99,6 +99,9 @@ describe('fault kinds', () => {
     // fetch sees it as a network error too.
     sim.faults.set({ kind: 'reset', count: 1 });
     await expect(list(base, P1)).rejects.toThrow();
+    await until(() => sim.stats.inFlight === 0);
+    expect(sim.stats.responsesWithStatus(200)).toBe(1); // resets are not counted as answered
+    expect(sim.stats.faultsInjectedOf('reset')).toBe(2);
   });
 
   it('hang: no answer past the client timeout; cleared faults release the request', async () => {

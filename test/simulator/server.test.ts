@@ -405,8 +405,9 @@ describe('close', () => {
 describe('throughput', () => {
   it('pages through 20,000 encode servers at 64 concurrent requests in ceil(200 / 64) round trips', async () => {
     // Depth counts causality, so it needs latency: without it a fast server answers each request before the next one
-    // arrives and every request is one round trip deeper than the last.
-    const { sim, base } = await start({ latencyMs: 200, projects: { [P1]: { encodeServers: 20_000, cloudPhoneServers: 2000 } } });
+    // arrives and every request is one round trip deeper than the last. The latency must exceed how far the arrivals
+    // of one round spread, which on a loaded CI machine can be a good part of a second.
+    const { sim, base } = await start({ latencyMs: 500, projects: { [P1]: { encodeServers: 20_000, cloudPhoneServers: 2000 } } });
     let next = 0;
     let count = 0;
     const worker = async (): Promise<void> => {
