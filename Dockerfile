@@ -38,7 +38,9 @@ LABEL org.opencontainers.image.title="cph-exporter" \
       org.opencontainers.image.created="${CREATED}" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.base.name="docker.io/library/node:26.12.0-trixie-slim"
+# CPH_EXPORTER_REVISION feeds cph_build_info{revision}.
 ENV NODE_ENV=production \
+    CPH_EXPORTER_REVISION=${REVISION} \
     CPH_HEALTHCHECK_URL=http://127.0.0.1:9877/healthz
 # The exporter never runs a package manager: drop npm, npx, corepack and yarn with their own
 # dependency trees (and CVEs). Nothing else is written, so the root file system can be read-only.
@@ -53,11 +55,12 @@ COPY package.json package-lock.json ./
 # uid/gid 1000 is the image's "node" user; numeric so that runAsNonRoot can verify it.
 USER 1000:1000
 EXPOSE 9877
-# No curl in the image: node itself probes /healthz. Set CPH_HEALTHCHECK_URL when the exporter
-# listens elsewhere (--web.listen-address). Kubernetes ignores HEALTHCHECK and uses the chart's probes.
+# No curl in the image: node itself probes /healthz. Set CPH_HEALTHCHECK_URL when the exporter listens
+# elsewhere (--web.listen-address) or serves TLS (https://127.0.0.1:9877/healthz; this local liveness check
+# does not verify the certificate). Kubernetes ignores HEALTHCHECK and uses the chart's probes.
 # No --start-period: dockerfilelint 1.8.0 misreads that option (its /--\w+/ stops at the hyphen), and
 # the first probe comes only after one interval anyway, long after the server listens.
 HEALTHCHECK --interval=30s --timeout=5s --retries=3 \
-  CMD ["node", "-e", "fetch(process.env.CPH_HEALTHCHECK_URL).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "const u = new URL(process.env.CPH_HEALTHCHECK_URL); require(u.protocol.slice(0, -1)).get(u, { rejectUnauthorized: false }, (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"]
 ENTRYPOINT ["node", "dist/main.js"]
 CMD ["--config.file=/etc/cph-exporter/config.yml"]
