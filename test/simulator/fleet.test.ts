@@ -3,6 +3,7 @@ import type { EncodeServer } from '../../src/cph/types.js';
 import {
   DOCUMENTED_PORT_TYPES,
   DOCUMENTED_STATUSES,
+  FULL_VARIETY_MIN_SIZE,
   Fleet,
   UNDOCUMENTED_STATUS,
   generateFleet,
@@ -52,7 +53,7 @@ describe('generateFleet', () => {
 
   it('contains all the variety for many seeds and sizes', () => {
     for (let seed = 0; seed < 30; seed++) {
-      for (const n of [50, 51, 97, 500]) checkVariety(generateFleet({ seed, encodeServers: n, cloudPhoneServers: 7 }));
+      for (const n of [FULL_VARIETY_MIN_SIZE, 13, 23, 50, 51, 97, 500]) checkVariety(generateFleet({ seed, encodeServers: n, cloudPhoneServers: 7 }));
     }
   });
 
