@@ -17,20 +17,28 @@ export class AuthGate {
   private blockedUntil = 0;
   private blockedFingerprint: string | undefined;
   private blockError: CphApiError | undefined;
+  private lastFingerprint: string | undefined;
 
   constructor(
     private readonly backoffMs: number,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Starts a poll with these credentials: the next request proves them again. */
-  beginPoll(credentials: Credentials): void {
+  /**
+   * Starts a poll with these credentials: the next request proves them again. Returns true when
+   * they differ from the previous poll's (a rotated key), so that callers can lift their own back-offs.
+   */
+  beginPoll(credentials: Credentials): boolean {
     this.verified = false;
     this.probe = undefined;
-    if (this.blockedFingerprint !== undefined && this.blockedFingerprint !== fingerprint(credentials)) {
+    const current = fingerprint(credentials);
+    const rotated = this.lastFingerprint !== undefined && this.lastFingerprint !== current;
+    this.lastFingerprint = current;
+    if (this.blockedFingerprint !== undefined && this.blockedFingerprint !== current) {
       this.blockedUntil = 0;
       this.blockedFingerprint = undefined;
     }
+    return rotated;
   }
 
   /** Unix ms until which requests are held back (0 when they are not). */

@@ -81,7 +81,8 @@ export class Poller {
         this.deps.log.error({ err: (err as Error).message }, 'no usable credentials; skipping poll');
         return;
       }
-      this.gate.beginPoll(credentials);
+      // A rotated key may be accepted where the old one was refused (401, or 403 for a project): try again now.
+      if (this.gate.beginPoll(credentials)) this.deps.store.liftAuthBackoffs();
       const limit = pLimit(poll.concurrency);
       const outcomes = new Map<string, TargetOutcome | 'held'>();
       await Promise.all(

@@ -63,6 +63,11 @@ export class SnapshotStore {
     return this.states.get(targetKey(target))?.authBackoffUntilMs;
   }
 
+  /** Forgets every target's authentication back-off: the credentials changed, so the refusal may no longer hold. */
+  liftAuthBackoffs(): void {
+    for (const state of this.states.values()) state.authBackoffUntilMs = undefined;
+  }
+
   /** Applies a poll's outcomes and re-renders; returns the new publication. Synchronous by design. */
   apply(outcomes: ReadonlyMap<string, TargetOutcome>, nowMs: number): PublishedResources {
     for (const [key, outcome] of outcomes) {
