@@ -72,6 +72,7 @@ export function parseExposition(text: string): Map<string, Family> {
   if (lines.at(-1) !== '') throw new Error('exposition must end with a newline');
   lines.pop();
   const familyOf = (sampleName: string): string => {
+    if (current?.name === sampleName || families.has(sampleName)) return sampleName;
     for (const suffix of ['_bucket', '_sum', '_count', '_total', '_created', '_info']) {
       if (sampleName.endsWith(suffix)) {
         const base = sampleName.slice(0, -suffix.length);
