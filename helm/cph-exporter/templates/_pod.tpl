@@ -45,7 +45,7 @@ spec:
         - --web.config.file={{ $paths.webDir }}/web-config.yml
         {{- end }}
         {{- if include "cph-exporter.sharded" . }}
-        # The shard index comes from the pod's ordinal (POD_NAME below): cph-exporter-3 is shard 3.
+        # The exporter takes its shard index from the ordinal ending the pod name: <name>-3 is shard 3.
         - --shard.count={{ .Values.sharding.shards }}
         {{- end }}
         {{- range .Values.extraArgs }}
