@@ -39,6 +39,8 @@ const target = z.strictObject({
   endpoint: z
     .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
     .refine((u) => {
+      // zod runs refinements after a failed check too; an unparsable URL is already reported by .url().
+      if (!URL.canParse(u)) return true;
       const url = new URL(u);
       return (url.pathname === '/' || url.pathname === '') && url.search === '' && url.username === '' && url.password === '';
     }, 'must be a bare origin such as https://cph.cn-north-4.myhuaweicloud.com, without path, query or user info')
