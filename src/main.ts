@@ -22,7 +22,7 @@ const FLAGS = {
   'shard.count': { type: 'string', help: 'Split the targets over this many exporters (rendezvous hashing of project_id and region). Default 1.' },
   'shard.index': {
     type: 'string',
-    help: 'Which shard this exporter is, 0..count-1. Default: the ordinal at the end of the host name (a StatefulSet pod, e.g. cph-exporter-2).',
+    help: 'Which shard this exporter is, 0..count-1. Default: the ordinal at the end of $POD_NAME or the host name (a StatefulSet pod, e.g. cph-exporter-2).',
   },
   'check-config': { type: 'boolean', help: 'Validate the configuration (and credentials and web config) and exit.' },
   help: { type: 'boolean', short: 'h', help: 'Show this help and exit.' },
@@ -144,7 +144,8 @@ function parseShard(values: Record<string, string | boolean | undefined>, proble
     index = Number(indexText);
   } else if (count > 1) {
     try {
-      index = shardIndexFromHostname(env['HOSTNAME'] || hostname());
+      // POD_NAME (set by the Helm chart from the pod's metadata) also works with hostNetwork or a custom hostname.
+      index = shardIndexFromHostname(env['POD_NAME'] || env['HOSTNAME'] || hostname());
     } catch (err) {
       problems.push(`--shard.index: not given, and ${(err as Error).message}`);
       return undefined;

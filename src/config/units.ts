@@ -14,9 +14,9 @@ export function parseDuration(text: string): number | undefined {
 
 /** Sizes like "8MiB", "512KiB", "1048576" to bytes; undefined if malformed. */
 export function parseBytes(text: string): number | undefined {
-  const m = /^(\d+)(B|KiB|MiB|GiB|KB|MB|GB)?$/.exec(text.trim());
+  const m = /^(\d+)(B|KiB|MiB|GiB|kB|KB|MB|GB)?$/.exec(text.trim());
   if (!m) return undefined;
-  const mult: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, KB: 1e3, MB: 1e6, GB: 1e9 };
+  const mult: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, kB: 1e3, KB: 1e3, MB: 1e6, GB: 1e9 };
   return Number(m[1]) * (mult[m[2] ?? 'B'] as number);
 }
 

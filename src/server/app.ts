@@ -52,6 +52,17 @@ export function createApp(deps: AppDeps): Express {
       next();
     });
   }
+  // Probes stay open when basic auth is on: kubelet and Docker's HEALTHCHECK send no credentials,
+  // and these two answers reveal nothing but "alive" and "polled once".
+  app.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok\n');
+  });
+
+  app.get('/readyz', (_req, res) => {
+    if (deps.store.isReady()) res.type('text/plain').send('ready\n');
+    else res.status(503).type('text/plain').send('not ready: waiting for the first poll of every target\n');
+  });
+
   if (deps.basicAuth) app.use(deps.basicAuth.middleware());
 
   app.get('/metrics', async (req, res) => {
@@ -69,15 +80,6 @@ export function createApp(deps: AppDeps): Express {
       return;
     }
     res.send(body);
-  });
-
-  app.get('/healthz', (_req, res) => {
-    res.type('text/plain').send('ok\n');
-  });
-
-  app.get('/readyz', (_req, res) => {
-    if (deps.store.isReady()) res.type('text/plain').send('ready\n');
-    else res.status(503).type('text/plain').send('not ready: waiting for the first poll of every target\n');
   });
 
   app.get('/', (_req, res) => {
