@@ -159,7 +159,7 @@ describe('values.schema.json', () => {
         '/config: unknown key "credentials"',
         '/config/targets/0/project_id: must be string',
         '/config/poll/page_size: must be <= 100',
-        '/config/poll/timeout: must match pattern "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$" (A duration such as 500ms, 45s, 5m or 1h30m.)',
+        '/config/poll/timeout: must match pattern "^([0-9]+(ms|s|m|h|d))+$" (A duration such as 500ms, 45s, 5m or 1h30m.)',
         '/extraEnv/0/name: must NOT be valid (Credentials never go into the pod spec: HUAWEICLOUD_SDK_* variables are not allowed here; use credentials.existingSecret.)',
         '/image/digest: must match pattern "^(sha256:[0-9a-f]{64})?$" (Empty, or a digest such as sha256:<64 hex>.)',
         '/securityContext/readOnlyRootFilesystem: must be boolean',
