@@ -377,6 +377,11 @@ const byKind = (docs: JsonObject[], kind: string): JsonObject[] => docs.filter((
 type PodSpec = { containers: { args: string[]; env?: { name: string; valueFrom?: JsonObject }[] }[]; volumes: JsonObject[] };
 const podSpecOf = (workload: JsonObject | undefined): PodSpec => ((workload?.spec as JsonObject).template as JsonObject).spec as unknown as PodSpec;
 
+// .ci/run installs Helm (scripts/install-helm.sh); in CI a missing binary is a failure, not a skip.
+if (HELM === undefined && process.env['CI']) {
+  throw new Error('helm is required in CI: .ci/run sets HELM_BIN from scripts/install-helm.sh');
+}
+
 describe.skipIf(HELM === undefined)(
   `rendered by helm${HELM === undefined ? ' (SKIPPED: no helm binary; set HELM_BIN or put helm on PATH, as the CI workflow does)' : ''}`,
   () => {
