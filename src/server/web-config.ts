@@ -1,3 +1,4 @@
+import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { SecureContextOptions, SecureVersion } from 'node:tls';
 import YAML from 'yaml';
@@ -78,10 +79,38 @@ export function loadWebConfig(path: string): WebConfig {
         throw new WebConfigError(`--web.config.file: tls_server_config.${key}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
       }
     };
+    const cert = read('cert_file', t.cert_file);
+    const key = read('key_file', t.key_file);
+    const ca = t.client_ca_file ? read('client_ca_file', t.client_ca_file) : undefined;
+    // Found here, --check-config reports them and the exporter does not fail later when it starts listening.
+    const invalid = (field: string, what: string, err?: unknown): WebConfigError =>
+      new WebConfigError(
+        `invalid --web.config.file ${path}:\n  tls_server_config.${field}: ${what}${err ? ` (${(err as { code?: string }).code ?? (err as Error).message})` : ''}`,
+      );
+    let certificate: X509Certificate;
+    try {
+      certificate = new X509Certificate(cert);
+    } catch (err) {
+      throw invalid('cert_file', `${t.cert_file} is not a PEM certificate`, err);
+    }
+    let privateKey: KeyObject;
+    try {
+      privateKey = createPrivateKey(key);
+    } catch (err) {
+      throw invalid('key_file', `${t.key_file} is not an unencrypted PEM private key`, err);
+    }
+    if (!certificate.checkPrivateKey(privateKey)) throw invalid('key_file', `${t.key_file} is not the key of cert_file ${t.cert_file}`);
+    if (ca) {
+      try {
+        new X509Certificate(ca);
+      } catch (err) {
+        throw invalid('client_ca_file', `${t.client_ca_file} is not a PEM certificate`, err);
+      }
+    }
     out.tls = {
-      cert: read('cert_file', t.cert_file),
-      key: read('key_file', t.key_file),
-      ...(t.client_ca_file ? { ca: read('client_ca_file', t.client_ca_file) } : {}),
+      cert,
+      key,
+      ...(ca ? { ca } : {}),
       requestCert: t.client_auth_type !== 'NoClientCert',
       // Node can only require-and-verify; "require any" and "verify if given" are checked per request.
       rejectUnauthorized: t.client_auth_type === 'RequireAndVerifyClientCert',
