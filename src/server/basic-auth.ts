@@ -14,11 +14,21 @@ const DUMMY_HASH = '$2b$10$NzLhDQOGnIwJc0xYbVn06.H2BUnPbu.H8.QPHzuzxx9UFqjynkWcK
  */
 export class BasicAuth {
   private readonly verified = new Map<string, string>();
+  /**
+   * What an unknown user's password is compared against: the costliest configured hash, so that
+   * a wrong user name takes as long as a wrong password (a fixed cost-10 hash would answer faster
+   * than cost-12 user hashes and tell which names exist). A match against it never lets anyone in.
+   */
+  private readonly unknownUserHash: string;
 
   constructor(
     private readonly users: Readonly<Record<string, string>>,
     private readonly realm = 'cph-exporter',
-  ) {}
+  ) {
+    let costliest = DUMMY_HASH;
+    for (const h of Object.values(users)) if (roundsOf(h) > roundsOf(costliest)) costliest = h;
+    this.unknownUserHash = costliest;
+  }
 
   async check(header: string | undefined): Promise<boolean> {
     const creds = parseBasic(header);
@@ -30,7 +40,7 @@ export class BasicAuth {
       const a = Buffer.from(known, 'hex');
       if (a.length === digest.length && timingSafeEqual(a, digest)) return true;
     }
-    const ok = await bcrypt.compare(creds.password, hash ?? DUMMY_HASH);
+    const ok = await bcrypt.compare(creds.password, hash ?? this.unknownUserHash);
     if (ok && hash !== undefined) {
       this.verified.set(creds.user, digest.toString('hex'));
       return true;
@@ -51,6 +61,14 @@ export class BasicAuth {
         },
       );
     };
+  }
+}
+
+function roundsOf(hash: string): number {
+  try {
+    return bcrypt.getRounds(hash);
+  } catch {
+    return 0;
   }
 }
 
