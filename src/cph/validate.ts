@@ -22,11 +22,18 @@ function describe(v: unknown): string {
   return typeof v;
 }
 
+/**
+ * Lone surrogates (JSON.parse makes them from "\ud800") become U+FFFD here, as they would anyway in
+ * the UTF-8 exposition. Done later, two ids or server ids differing only in them would pass the
+ * pager's de-duplication and then render as duplicate series.
+ */
+const toWellFormed = (s: string): string => (s as string & { toWellFormed(): string }).toWellFormed();
+
 function requiredString(o: Json, key: string, path: string): string {
   const v = o[key];
   if (typeof v !== 'string') fail(`${path}.${key}`, `expected string, got ${describe(v)}`);
   if (v.length > MAX_FIELD_LENGTH) fail(`${path}.${key}`, `longer than ${MAX_FIELD_LENGTH} characters`);
-  return v;
+  return toWellFormed(v);
 }
 
 /** Absent or null is "not given" (older records omit fields); any other non-string is an error. */
@@ -35,7 +42,7 @@ function optionalString(o: Json, key: string, path: string): string | undefined 
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') fail(`${path}.${key}`, `expected string, got ${describe(v)}`);
   if (v.length > MAX_FIELD_LENGTH) fail(`${path}.${key}`, `longer than ${MAX_FIELD_LENGTH} characters`);
-  return v;
+  return toWellFormed(v);
 }
 
 function requiredInteger(o: Json, key: string, path: string): number {
