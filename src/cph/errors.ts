@@ -57,9 +57,14 @@ export class CphApiError extends Error {
     this.retryAfterSeconds = details.retryAfterSeconds;
   }
 
-  /** Structured fields for logs: what an operator needs, nothing secret. */
+  /**
+   * Structured fields for logs: what an operator needs, nothing secret. The message says what was
+   * wrong with a bad response (which field, which content type, how large); it is built from
+   * status, API code and message, sizes and field paths only, never from request headers.
+   */
   toLogFields(): Record<string, unknown> {
     return {
+      error: this.message,
       code: this.code,
       status: this.status,
       api_error_code: this.apiErrorCode,
