@@ -49,12 +49,16 @@ export function listAllPages<T>(fetchPage: FetchPage<T>, idOf: (item: T) => stri
     let firstShort = Number.POSITIVE_INFINITY;
     let inFlight = 0;
     let failure: unknown;
+    /** The caller's abort reason (the poll deadline, or shutdown), once it came. */
+    let aborted: unknown;
 
     const abortAll = (reason: unknown, from = 0): void => {
       for (const [page, controller] of controllers) if (page >= from) controller.abort(reason);
     };
+    // The pages in flight then settle with their own errors, and the first one says why the listing
+    // failed: a page waiting out a 429's Retry-After reports "throttled", not the deadline that cut the wait.
     const onOuterAbort = (): void => {
-      if (failure === undefined) failure = options.signal?.reason ?? new CphApiError('CPH_ABORTED', 'listing aborted');
+      aborted = options.signal?.reason ?? new CphApiError('CPH_ABORTED', 'listing aborted');
       abortAll(options.signal?.reason);
     };
     options.signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -63,7 +67,7 @@ export function listAllPages<T>(fetchPage: FetchPage<T>, idOf: (item: T) => stri
     const settle = (): void => {
       if (inFlight > 0) return; // wait for every request, aborted ones too: nothing is left running
       options.signal?.removeEventListener('abort', onOuterAbort);
-      if (failure !== undefined) return reject(failure);
+      if (failure !== undefined || aborted !== undefined) return reject(failure ?? aborted);
       if (firstShort === Number.POSITIVE_INFINITY) {
         return reject(
           new CphApiError('CPH_PAGE_CAP', `listing still had full pages after ${maxPages} pages of ${pageSize}; raise poll.max_pages if the fleet is that large`),
@@ -74,7 +78,7 @@ export function listAllPages<T>(fetchPage: FetchPage<T>, idOf: (item: T) => stri
 
     const launch = (): void => {
       const width = options.firstPageAlone && pages[0] === undefined ? 1 : window;
-      while (failure === undefined && inFlight < width && next <= firstShort && next < maxPages) {
+      while (failure === undefined && aborted === undefined && inFlight < width && next <= firstShort && next < maxPages) {
         start(next++);
       }
       settle();
