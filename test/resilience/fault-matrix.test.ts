@@ -306,3 +306,36 @@ describe('odd but valid data: accepted, escaped, and the exposition stays valid'
     expectFresh(await view(), P1);
   });
 });
+
+describe('the poll deadline', () => {
+  it.for([
+    { name: 'a request hanging past the deadline', fault: { kind: 'hang' } as FaultSpec },
+    { name: 'a retry back-off (Retry-After: 5) running past the deadline', fault: { kind: 'throttle', retryAfterSeconds: 5 } as FaultSpec },
+  ])('$name is cut at the deadline, leaving no request, socket or timer behind', async ({ fault }) => {
+    sim.faults.clear();
+    sim.resetStats();
+    clock = new FakeClock();
+    exporter = await startClockedExporter(sim, {
+      targets: [{ projectId: P1 }],
+      // The deadline (500 ms) comes long before the request timeout (5 s) or the server's Retry-After.
+      raw: { poll: { ...CONFIG.poll, timeout: '500ms' }, api: { ...CONFIG.api, request_timeout: '5s' } },
+      clock,
+    });
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    sim.faults.set({ ...fault, projectId: P1 });
+    const started = performance.now();
+    await pollAt(1000);
+    const seconds = (performance.now() - started) / 1000;
+    expect(seconds).toBeGreaterThanOrEqual(0.45);
+    expect(seconds).toBeLessThan(1.5);
+    const v = await view();
+    expect(v.up(P1)).toBe(0);
+    expect(v.errorReasons(P1)).toEqual([fault.kind === 'hang' ? 'timeout' : 'throttled']);
+    // The simulator saw the client go: nothing is held open on its side.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(sim.stats.inFlight).toBe(0);
+    expect(timers()).toBeLessThanOrEqual(before);
+    sim.faults.clear();
+  });
+});
