@@ -147,6 +147,10 @@ describe('basic auth', () => {
     for (const r of refused) expect(shape(r)).toEqual(shape(refused[0]!));
     // A refused request leaks nothing of the page behind it.
     expect((await call(url, { ca, path: '/', auth: basic(USER, 'nope') })).body).toBe('unauthorized\n');
+    expect((await call(url, { ca, path: '/nope' })).status).toBe(401);
+    // Kubernetes probes carry no credentials: liveness and readiness stay open, and say nothing more.
+    expect(await call(url, { ca, path: '/healthz' })).toMatchObject({ status: 200, body: 'ok\n' });
+    expect(await call(url, { ca, path: '/readyz' })).toMatchObject({ status: 200, body: 'ready\n' });
   });
 
   it('an unknown user costs a bcrypt comparison as expensive as a known one (no timing oracle)', async () => {
