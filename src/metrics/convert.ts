@@ -1,84 +1,121 @@
 import type { EncodeServer } from '../cph/types.js';
 import { RESOURCE_FAMILIES } from './catalog.js';
 import { exposureLabel, portTypeLabel, statusLabel, typeLabel } from './enums.js';
-import { labelSet } from './exposition.js';
+import { escapeLabelValue as esc } from './exposition.js';
 
 export interface TargetKey {
   projectId: string;
   region: string;
 }
 
-/** The rendered sample lines (no HELP/TYPE) of one target for each resource family. */
+/**
+ * The rendered sample lines (no HELP/TYPE) of one target for each resource family, as UTF-8: bytes
+ * take one byte per ASCII character, where a V8 string that holds a single non-Latin-1 character
+ * (a Chinese server name) takes two per character.
+ */
 export interface TargetSeries {
-  encodeServers: string;
-  encodeServerPorts: string;
-  encodeServerInfo: string;
+  encodeServers: Buffer;
+  encodeServerPorts: Buffer;
+  encodeServerInfo: Buffer;
   /** Encode servers converted. */
   count: number;
 }
 
 const { encodeServers: S, encodeServerPorts: P, encodeServerInfo: I } = RESOURCE_FAMILIES;
 
+/** One series of cph_encode_servers or cph_encode_server_ports, and the number it counts. */
+interface Counted {
+  serverId: string;
+  type: string;
+  status: string;
+  portType?: string;
+  exposure?: string;
+  n: number;
+}
+
 /**
  * Converts one target's complete listing into sample lines, in linear time. Pure: no I/O,
  * no clock. `add` can be called with chunks of the listing so that a caller can yield to
  * the event loop between chunks of a very large fleet.
+ *
+ * Built for fleets of 100,000s of servers:
+ * - Series are counted per cloud-phone server under a short key of their other labels, and
+ *   rendered once, in the order first seen, by `finish`.
+ * - Lines are written with templates in the catalog's label order. `type`, `status`, `port_type`
+ *   and `exposure` come from fixed vocabularies that need no escaping; the target's labels are
+ *   escaped once.
+ * - Lines are collected in arrays and joined: a string grown with `+=` is kept by V8 as a tree
+ *   of all its pieces (a rope), several times its length, until something flattens it.
  */
 export class TargetSeriesBuilder {
-  private readonly servers = new Map<string, number>();
-  private readonly ports = new Map<string, number>();
-  private info = '';
+  /** server_id -> `type/status` or `type/status/port_type/exposure` -> series. */
+  private readonly byServer = new Map<string, Map<string, Counted>>();
+  private readonly servers: Counted[] = [];
+  private readonly ports: Counted[] = [];
+  private readonly info: Buffer[] = [];
+  private readonly targetLabels: string;
   private count = 0;
 
   constructor(
-    private readonly target: TargetKey,
+    target: TargetKey,
     private readonly withInfo: boolean,
-  ) {}
+  ) {
+    this.targetLabels = `project_id="${esc(target.projectId)}",region="${esc(target.region)}"`;
+  }
 
   add(items: readonly EncodeServer[]): this {
-    const { projectId, region } = this.target;
+    const infoLines: string[] = [];
     for (const s of items) {
       const type = typeLabel(s.type);
       const status = statusLabel(s.status);
-      const serverKey = labelSet(S.labelNames, [projectId, region, s.server_id, type, status]);
-      this.servers.set(serverKey, (this.servers.get(serverKey) ?? 0) + 1);
+      let series = this.byServer.get(s.server_id);
+      if (!series) {
+        series = new Map();
+        this.byServer.set(s.server_id, series);
+      }
+      const serverKey = `${type}/${status}`;
+      const server = series.get(serverKey);
+      if (server) server.n++;
+      else this.servers.push(setNew(series, serverKey, { serverId: s.server_id, type, status, n: 1 }));
       for (const port of s.access_infos) {
-        const portKey = labelSet(P.labelNames, [projectId, region, s.server_id, type, status, portTypeLabel(port.type), exposureLabel(port)]);
-        this.ports.set(portKey, (this.ports.get(portKey) ?? 0) + 1);
+        const portType = portTypeLabel(port.type);
+        const exposure = exposureLabel(port);
+        const portKey = `${serverKey}/${portType}/${exposure}`;
+        const counted = series.get(portKey);
+        if (counted) counted.n++;
+        else this.ports.push(setNew(series, portKey, { serverId: s.server_id, type, status, portType, exposure, n: 1 }));
       }
       if (this.withInfo) {
-        this.info += `${I.name}${labelSet(I.labelNames, [
-          projectId,
-          region,
-          s.encode_server_id,
-          s.encode_server_name,
-          s.server_id,
-          s.encode_server_ip,
-          s.keypair_name,
-          type,
-          status,
-          String(s.status),
-        ])} 1\n`;
+        infoLines.push(
+          `${I.name}{${this.targetLabels},encode_server_id="${esc(s.encode_server_id)}",encode_server_name="${esc(s.encode_server_name)}",` +
+            `server_id="${esc(s.server_id)}",encode_server_ip="${esc(s.encode_server_ip)}",keypair_name="${esc(s.keypair_name)}",` +
+            `type="${type}",status="${status}",status_code="${s.status}"} 1\n`,
+        );
       }
       this.count++;
     }
+    if (infoLines.length > 0) this.info.push(Buffer.from(infoLines.join('')));
     return this;
   }
 
   finish(): TargetSeries {
+    const t = this.targetLabels;
+    const servers = this.servers.map((c) => `${S.name}{${t},server_id="${esc(c.serverId)}",type="${c.type}",status="${c.status}"} ${c.n}\n`);
+    const ports = this.ports.map(
+      (c) => `${P.name}{${t},server_id="${esc(c.serverId)}",type="${c.type}",status="${c.status}",port_type="${c.portType}",exposure="${c.exposure}"} ${c.n}\n`,
+    );
     return {
-      encodeServers: renderCounts(S.name, this.servers),
-      encodeServerPorts: renderCounts(P.name, this.ports),
-      encodeServerInfo: this.info,
+      encodeServers: Buffer.from(servers.join('')),
+      encodeServerPorts: Buffer.from(ports.join('')),
+      encodeServerInfo: Buffer.concat(this.info),
       count: this.count,
     };
   }
 }
 
-function renderCounts(name: string, counts: Map<string, number>): string {
-  let out = '';
-  for (const [labels, n] of counts) out += `${name}${labels} ${n}\n`;
-  return out;
+function setNew(series: Map<string, Counted>, key: string, counted: Counted): Counted {
+  series.set(key, counted);
+  return counted;
 }
 
 /** Converts a whole listing at once. */

@@ -2,16 +2,28 @@ import { RESOURCE_FAMILIES } from './catalog.js';
 import type { TargetSeries } from './convert.js';
 import { familyHeader } from './exposition.js';
 
+const { encodeServers: S, encodeServerPorts: P, encodeServerInfo: I } = RESOURCE_FAMILIES;
+const HEADERS = {
+  servers: Buffer.from(familyHeader(S.name, S.help, 'gauge')),
+  ports: Buffer.from(familyHeader(P.name, P.help, 'gauge')),
+  info: Buffer.from(familyHeader(I.name, I.help, 'gauge')),
+};
+
 /**
- * Joins the targets' sample lines into the exposition of the resource families: each family's
- * HELP and TYPE once, then every target's samples of that family (the format wants a family's
- * samples together).
+ * The exposition of the resource families as UTF-8 chunks, to be sent one after the other: each
+ * family's HELP and TYPE once, then every target's samples of that family (the format wants a
+ * family's samples together). The chunks are the targets' own buffers: nothing is copied, so
+ * publishing a poll costs the same for 20 servers and for 200,000.
  */
-export function renderResourceFamilies(targets: Iterable<TargetSeries>, withInfo: boolean): string {
+export function resourceChunks(targets: Iterable<TargetSeries>, withInfo: boolean): Buffer[] {
   const list = [...targets];
-  const { encodeServers: S, encodeServerPorts: P, encodeServerInfo: I } = RESOURCE_FAMILIES;
-  const parts = [familyHeader(S.name, S.help, 'gauge'), ...list.map((t) => t.encodeServers)];
-  parts.push(familyHeader(P.name, P.help, 'gauge'), ...list.map((t) => t.encodeServerPorts));
-  if (withInfo) parts.push(familyHeader(I.name, I.help, 'gauge'), ...list.map((t) => t.encodeServerInfo));
-  return parts.join('');
+  const chunks = [HEADERS.servers, ...list.map((t) => t.encodeServers)];
+  chunks.push(HEADERS.ports, ...list.map((t) => t.encodeServerPorts));
+  if (withInfo) chunks.push(HEADERS.info, ...list.map((t) => t.encodeServerInfo));
+  return chunks;
+}
+
+/** The exposition of the resource families as one string. */
+export function renderResourceFamilies(targets: Iterable<TargetSeries>, withInfo: boolean): string {
+  return Buffer.concat(resourceChunks(targets, withInfo)).toString('utf8');
 }
