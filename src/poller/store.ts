@@ -1,7 +1,8 @@
 import type { Target } from '../config/load.js';
 import type { FailureReason } from '../cph/errors.js';
 import type { TargetSeries } from '../metrics/convert.js';
-import { renderResourceFamilies } from '../metrics/resources.js';
+import { type PreparedExposition, prepareExposition } from '../metrics/prepared.js';
+import { resourceChunks } from '../metrics/resources.js';
 import type { TargetHealth } from '../metrics/self.js';
 
 /** What one poll found out about one target. */
@@ -26,6 +27,22 @@ export interface PublishedResources {
   /** Increases with every publication. */
   readonly generation: number;
   readonly text: string;
+  /**
+   * The exposition as scrapes send it, plain and gzip, prepared once per publication (the store
+   * always sets it). A stand-in that only has `text` is prepared on each scrape.
+   */
+  readonly prepared?: PreparedExposition;
+}
+
+/** A publication; its text is decoded from the chunks on demand, so the store keeps the bytes only. */
+function publication(generation: number, chunks: Buffer[]): PublishedResources {
+  return {
+    generation,
+    prepared: prepareExposition(chunks),
+    get text() {
+      return Buffer.concat(chunks).toString('utf8');
+    },
+  };
 }
 
 export function targetKey(t: { projectId: string; region: string }): string {
@@ -46,7 +63,7 @@ export class SnapshotStore {
     private readonly options: { maxStalenessMs: number; withInfo: boolean },
   ) {
     for (const target of targets) this.states.set(targetKey(target), { target, polled: false });
-    this.current = { generation: 0, text: renderResourceFamilies([], options.withInfo) };
+    this.current = publication(0, resourceChunks([], options.withInfo));
   }
 
   get resources(): PublishedResources {
@@ -93,7 +110,7 @@ export class SnapshotStore {
     }
     const series: TargetSeries[] = [];
     for (const s of this.states.values()) if (s.series) series.push(s.series);
-    this.current = { generation: this.current.generation + 1, text: renderResourceFamilies(series, this.options.withInfo) };
+    this.current = publication(this.current.generation + 1, resourceChunks(series, this.options.withInfo));
     return this.current;
   }
 

@@ -1,12 +1,9 @@
-import { promisify } from 'node:util';
-import { gzip as gzipCb } from 'node:zlib';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, toOpenMetrics } from '../metrics/openmetrics.js';
+import { closeGzip, prepareExposition } from '../metrics/prepared.js';
 import type { SelfMetrics } from '../metrics/self.js';
 import type { SnapshotStore } from '../poller/store.js';
 import type { BasicAuth } from './basic-auth.js';
-
-const gzip = promisify(gzipCb);
 
 export interface AppDeps {
   store: Pick<SnapshotStore, 'resources' | 'isReady'>;
@@ -65,21 +62,26 @@ export function createApp(deps: AppDeps): Express {
 
   if (deps.basicAuth) app.use(deps.basicAuth.middleware());
 
+  // The resource families were rendered and compressed once, when the poll was published; a scrape
+  // renders only the self metrics and sends both, without copying or compressing the resources again.
   app.get('/metrics', async (req, res) => {
     const openMetrics = wantsOpenMetrics(req.headers.accept);
     // Read the resources and start rendering the registry in the same tick: one consistent snapshot.
-    const resources = deps.store.resources.text;
-    const self = await deps.metrics.registry.metrics();
-    const body = openMetrics ? toOpenMetrics(resources + self) : resources + self;
+    const resources = deps.store.resources;
+    const selfText = await deps.metrics.registry.metrics();
+    const prepared = resources.prepared ?? prepareExposition([Buffer.from(resources.text)]);
+    // The resource families are gauges without blank lines, which OpenMetrics leaves as they are:
+    // converting the self metrics alone gives the same bytes as converting the whole body.
+    const self = Buffer.from(openMetrics ? toOpenMetrics(selfText) : selfText);
     res.set('Content-Type', openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE);
     res.set('Cache-Control', 'no-store');
     res.set('Vary', 'Accept, Accept-Encoding');
-    if (Buffer.byteLength(body) >= GZIP_MIN_BYTES && acceptsGzip(req.headers['accept-encoding'])) {
+    if (prepared.length + self.length >= GZIP_MIN_BYTES && acceptsGzip(req.headers['accept-encoding'])) {
       res.set('Content-Encoding', 'gzip');
-      res.send(await gzip(body));
+      sendChunks(res, await closeGzip(await prepared.gzip, self));
       return;
     }
-    res.send(body);
+    sendChunks(res, [...prepared.chunks, self]);
   });
 
   app.get('/', (_req, res) => {
@@ -101,6 +103,16 @@ export function createApp(deps: AppDeps): Express {
     res.status(500).type('text/plain').send('internal error\n');
   });
   return app;
+}
+
+/** Sends a 200 whose body is these chunks, without joining them (HEAD: headers only, as Node does). */
+function sendChunks(res: Response, chunks: readonly Buffer[]): void {
+  res.set('Content-Length', String(chunks.reduce((n, c) => n + c.length, 0)));
+  res.status(200);
+  res.cork();
+  for (const chunk of chunks) res.write(chunk);
+  res.uncork();
+  res.end();
 }
 
 function landingPage(version: string): string {
