@@ -221,6 +221,7 @@ describe('a fault that persists: cph_up 0 with the reason, last good series kept
     if (key) {
       // One failed authentication for the whole key: P2 was held back, not sent.
       expect(sim.stats.authFailuresFor(DEMO_CREDENTIALS.accessKey)).toBe(1);
+      expect(sim.lockedUntil(DEMO_CREDENTIALS.accessKey)).toBeUndefined();
       expect(failed.up(P2)).toBe(0);
       expect(failed.errorReasons(P2)).toEqual(['auth']);
     } else {
@@ -246,6 +247,7 @@ describe('a fault that persists: cph_up 0 with the reason, last good series kept
     expect(gone.failures(P1, reason)).toBeGreaterThanOrEqual(1);
     if (!key) expectFresh(gone, P2);
     if (reason === 'auth') expect(p1Requests()).toBe(0);
+    if (key) expect(sim.stats.authFailuresFor(DEMO_CREDENTIALS.accessKey)).toBe(0); // held back for the whole window
 
     // The fault clears (and, after an auth failure, the back-off runs out): everything recovers.
     sim.faults.clear();
