@@ -2,8 +2,6 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import type { RequestHandler } from 'express';
 
-const PROBE_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
-
 /** A bcrypt hash of a password nobody has, compared against for unknown users so timing says nothing. */
 const DUMMY_HASH = '$2b$10$NzLhDQOGnIwJc0xYbVn06.H2BUnPbu.H8.QPHzuzxx9UFqjynkWcK';
 
@@ -50,14 +48,9 @@ export class BasicAuth {
     return false;
   }
 
-  /**
-   * Guards every route except the liveness and readiness probes: Kubernetes probes carry no
-   * credentials (with basic auth on, a protected /healthz fails the liveness probe and the pod is
-   * restarted forever), and their answers ("ok", "ready") hold nothing worth protecting.
-   */
+  /** Refuses every request without valid credentials (app.ts mounts the probes before it). */
   middleware(): RequestHandler {
     return (req, res, next) => {
-      if ((req.method === 'GET' || req.method === 'HEAD') && PROBE_PATHS.has(req.path)) return next();
       const refuse = (): void => {
         res.set('WWW-Authenticate', `Basic realm="${this.realm}", charset="UTF-8"`);
         res.status(401).type('text/plain').send('unauthorized\n');
