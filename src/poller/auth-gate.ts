@@ -9,7 +9,10 @@ import type { Credentials } from '../cph/types.js';
  * Each poll sends exactly one request first (the probe); the others wait for it. If the probe
  * is refused with 401, no further request is sent with those credentials for `backoffMs`,
  * so a wrong key costs one failed attempt per back-off window, whatever the number of targets
- * and pages. A rotated key (different credentials) lifts the back-off at once.
+ * and pages. Each further consecutive failure of the same key doubles the window, up to
+ * 8 × `backoffMs`: should the gateway count failures across windows, a key that stays wrong
+ * reaches its fifth failure after 5 + 10 + 20 + 40 minutes rather than 20. A rotated key
+ * (different credentials) lifts the back-off at once; a success resets the doubling.
  */
 export class AuthGate {
   private verified = false;
@@ -18,6 +21,8 @@ export class AuthGate {
   private blockedFingerprint: string | undefined;
   private blockError: CphApiError | undefined;
   private lastFingerprint: string | undefined;
+  /** Consecutive 401s of the credentials in `blockedFingerprint`. */
+  private consecutiveFailures = 0;
 
   constructor(
     private readonly backoffMs: number,
@@ -37,6 +42,7 @@ export class AuthGate {
     if (this.blockedFingerprint !== undefined && this.blockedFingerprint !== current) {
       this.blockedUntil = 0;
       this.blockedFingerprint = undefined;
+      this.consecutiveFailures = 0;
     }
     return rotated;
   }
@@ -66,11 +72,13 @@ export class AuthGate {
         this.probe = attempt.then(
           () => {
             this.verified = true;
+            this.consecutiveFailures = 0;
           },
           (err: unknown) => {
             this.probe = undefined; // another request may probe next (the failure was not about the key)
             if (err instanceof CphApiError && err.code === 'CPH_AUTH' && err.status === 401) {
-              this.blockedUntil = this.now() + this.backoffMs;
+              this.consecutiveFailures++;
+              this.blockedUntil = this.now() + this.backoffMs * 2 ** Math.min(this.consecutiveFailures - 1, 3);
               this.blockedFingerprint = fingerprint(credentials);
               this.blockError = err;
             }

@@ -43,13 +43,15 @@ describe('a wrong SK shared by several targets', () => {
     await sim?.close();
   });
 
-  it('makes at most 2 authentication attempts per target per back-off window, and never trips the lockout', async () => {
+  it('makes at most 2 authentication attempts per target per back-off window (growing), and never trips the lockout', async () => {
     const perWindow: number[] = [];
     const perTargetMax: number[] = [];
     let midWindow = '';
-    // The start-up poll opened the first window; poll every 20 s (fake) for 4 windows.
+    // The start-up poll opened the first window; poll every 20 s (fake) for 4 windows. Each further
+    // consecutive failure of the same key doubles the window: 5, 10, 20, 40 minutes.
+    const windowMs = (k: number): number => WINDOW_MS * 2 ** k;
     for (let window = 0; window < 4; window++) {
-      for (let t = 0; t < WINDOW_MS; t += 20_000) {
+      for (let t = 0; t < windowMs(window); t += 20_000) {
         if (!(window === 0 && t === 0)) await exporter.poll();
         expect(sim.lockedUntil(DEMO_CREDENTIALS.accessKey)).toBeUndefined();
         if (window === 3 && t === 60_000) midWindow = (await scrapeValid(exporter.url)).text;
@@ -59,7 +61,7 @@ describe('a wrong SK shared by several targets', () => {
       perTargetMax.push(Math.max(...TARGETS.map((p) => sim.stats.project(p).requests)));
       sim.resetStats();
     }
-    // 15 polls per window, 6 targets, 4 pages each: one failed authentication per window for the key.
+    // 15 to 120 polls per window, 6 targets, 4 pages each: one failed authentication per window for the key.
     expect(perWindow).toEqual([1, 1, 1, 1]);
     for (const n of perTargetMax) expect(n).toBeLessThanOrEqual(2);
     expect(sim.lockedUntil(DEMO_CREDENTIALS.accessKey)).toBeUndefined();
@@ -71,7 +73,7 @@ describe('a wrong SK shared by several targets', () => {
     // Every target says why it is not polled, and for how long.
     const backoff = samplesOf(text, 'cph_target_auth_backoff_seconds');
     expect(backoff).toHaveLength(TARGETS.length);
-    for (const s of backoff) expect(s.value).toBe((WINDOW_MS - 60_000) / 1000);
+    for (const s of backoff) expect(s.value).toBe((windowMs(3) - 60_000) / 1000);
   });
 
   it('a corrected key is used at the next poll, without waiting for the back-off to end', async () => {
