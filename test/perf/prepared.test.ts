@@ -39,10 +39,11 @@ describe('an open gzip stream closed with a tail', () => {
 describe('/metrics from a prepared publication', () => {
   let server: RunningServer;
   let store: SnapshotStore;
+  let metrics: SelfMetrics;
   const target = { projectId: 'p1', region: 'cn-north-4', endpoint: 'http://127.0.0.1:1' };
 
   beforeAll(async () => {
-    const metrics = new SelfMetrics({ version: '1.2.3', revision: 'abc' }, { processMetrics: false });
+    metrics = new SelfMetrics({ version: '1.2.3', revision: 'abc' }, { processMetrics: false });
     store = new SnapshotStore([target], { maxStalenessMs: 60_000, withInfo: true });
     const items = generateFleet({ seed: 5, encodeServers: 2500, cloudPhoneServers: 200 }).map((r, k) =>
       k % 7 === 0 ? { ...r, encode_server_name: WEIRD_NAMES[k % WEIRD_NAMES.length] as string } : r,
@@ -90,5 +91,20 @@ describe('/metrics from a prepared publication', () => {
     const head = await get({}, 'HEAD');
     expect(head.body.length).toBe(0);
     expect(head.headers['content-length']).toBe(String(plain.body.length));
+  });
+
+  it('never sends self metrics rendered for another publication, however close the scrapes', async () => {
+    const before = (await get({ 'Accept-Encoding': 'gzip' })).body;
+    expect(gunzipSync(before).toString('utf8')).toContain('\ncph_up{project_id="p1",region="cn-north-4"} 1\n');
+    const failed = { kind: 'failed' as const, reason: 'timeout' as const, message: 'deadline', durationSeconds: 2 };
+    store.apply(new Map([['p1/cn-north-4', failed]]), Date.now());
+    metrics.publishHealth(store.health());
+    for (const headers of [{}, { 'Accept-Encoding': 'gzip' }] as Record<string, string>[]) {
+      const res = await get(headers);
+      const text = (res.headers['content-encoding'] === 'gzip' ? gunzipSync(res.body) : res.body).toString('utf8');
+      expect(text).toContain('\ncph_up{project_id="p1",region="cn-north-4"} 0\n');
+      expect(text).toContain('\ncph_poll_error{project_id="p1",region="cn-north-4",reason="timeout"} 1\n');
+      expect(text.startsWith(store.resources.text)).toBe(true);
+    }
   });
 });
