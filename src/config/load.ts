@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import cron from 'node-cron';
 import YAML from 'yaml';
 import type { z } from 'zod';
@@ -162,7 +163,12 @@ export function loadConfigFile(path: string): Readonly<Config> {
   } catch (err) {
     throw new ConfigError([`--config.file: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
   }
-  return parseConfigText(text);
+  const config = parseConfigText(text);
+  // Relative secret file paths are relative to the configuration file, as in Prometheus.
+  const base = dirname(resolve(path));
+  const absolute = (file: string): string => (isAbsolute(file) ? file : resolve(base, file));
+  const credentials = Object.fromEntries(Object.entries(config.credentials).map(([key, file]) => [key, absolute(file)])) as Config['credentials'];
+  return deepFreeze({ ...config, credentials });
 }
 
 function deepFreeze<T>(o: T): T {

@@ -221,7 +221,9 @@ export class CphClient {
         }
         return { json, requestId };
       }
-      throw this.httpError(operation, res.statusCode, text, requestId, headerValue(res.headers['retry-after']));
+      // A gateway could echo request headers in its message; never let the secret or token through.
+      const secrets = [credentials.secretKey, credentials.securityToken, headers['Authorization']?.split('Signature=')[1]];
+      throw this.httpError(operation, res.statusCode, scrub(text, secrets), requestId, headerValue(res.headers['retry-after']));
     } catch (err) {
       const mapped = toCphError(err, attemptController.signal, call.signal);
       if (mapped.code === 'CPH_TIMEOUT') code = 'timeout';
@@ -323,6 +325,13 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
   if (/^\d+$/.test(value.trim())) return Number(value.trim());
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+/** Replaces every occurrence of the given secrets in `text`. */
+export function scrub(text: string, secrets: ReadonlyArray<string | undefined>): string {
+  let out = text;
+  for (const secret of secrets) if (secret && secret.length >= 4) out = out.split(secret).join('[redacted]');
+  return out;
 }
 
 function clip(s: string, n: number): string {

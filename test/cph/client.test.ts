@@ -242,6 +242,15 @@ describe('CphClient', () => {
     expect(received).toHaveLength(1);
   });
 
+  it('scrubs the secret key and token from an API message that echoes them', async () => {
+    const c = newClient();
+    const creds = { ...CREDS, securityToken: 'TEMPORARY-TOKEN-1234' };
+    replies = [{ status: 401, body: JSON.stringify({ error_code: 'APIGW.0301', error_msg: `bad request: sk=${creds.secretKey} token=${creds.securityToken}` }) }];
+    const err = await failure(c.listEncodeServers({ endpoint: base, projectId: PROJECT }, {}, { credentials: () => creds }));
+    expect(err.apiErrorMessage).toBe('bad request: sk=[redacted] token=[redacted]');
+    expect(err.message).not.toContain(creds.secretKey);
+  });
+
   it('never puts the secret key in an error', async () => {
     replies = [{ status: 401, body: JSON.stringify({ error_code: 'APIGW.0301', error_msg: 'verify aksk signature fail' }) }];
     const err = await failure(list(newClient()));
