@@ -67,6 +67,17 @@ spec:
         - name: metrics
           containerPort: {{ .Values.service.port }}
           protocol: TCP
+      {{- if and .Values.webConfig.enabled .Values.webConfig.tls.clientCertificateRequired }}
+      {{- /* The kubelet cannot present a client certificate: probe the port instead of the HTTP routes. */}}
+      livenessProbe:
+        tcpSocket:
+          port: metrics
+        {{- toYaml .Values.livenessProbe | nindent 8 }}
+      readinessProbe:
+        tcpSocket:
+          port: metrics
+        {{- toYaml .Values.readinessProbe | nindent 8 }}
+      {{- else }}
       livenessProbe:
         httpGet:
           path: /healthz
@@ -79,6 +90,7 @@ spec:
           port: metrics
           scheme: {{ $scheme }}
         {{- toYaml .Values.readinessProbe | nindent 8 }}
+      {{- end }}
       resources:
         {{- toYaml .Values.resources | nindent 8 }}
       securityContext:
