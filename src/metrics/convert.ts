@@ -34,6 +34,33 @@ interface Counted {
 }
 
 /**
+ * Lines collected as UTF-8 bytes, a few hundred at a time. Joining all of them at once would make
+ * strings of megabytes, which V8 allocates outside the young generation: garbage that stays in the
+ * heap until the next full collection, long after the poll.
+ */
+class Lines {
+  private static readonly BATCH = 256;
+  private readonly batches: Buffer[] = [];
+  private pending: string[] = [];
+
+  push(line: string): void {
+    this.pending.push(line);
+    if (this.pending.length === Lines.BATCH) this.flush();
+  }
+
+  toBuffer(): Buffer {
+    this.flush();
+    return Buffer.concat(this.batches);
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    this.batches.push(Buffer.from(this.pending.join('')));
+    this.pending = [];
+  }
+}
+
+/**
  * Converts one target's complete listing into sample lines, in linear time. Pure: no I/O,
  * no clock. `add` can be called with chunks of the listing so that a caller can yield to
  * the event loop between chunks of a very large fleet.
@@ -44,15 +71,15 @@ interface Counted {
  * - Lines are written with templates in the catalog's label order. `type`, `status`, `port_type`
  *   and `exposure` come from fixed vocabularies that need no escaping; the target's labels are
  *   escaped once.
- * - Lines are collected in arrays and joined: a string grown with `+=` is kept by V8 as a tree
- *   of all its pieces (a rope), several times its length, until something flattens it.
+ * - Lines are collected and joined in batches (`Lines`): a string grown with `+=` is kept by V8
+ *   as a tree of all its pieces (a rope), several times its length, until something flattens it.
  */
 export class TargetSeriesBuilder {
   /** server_id -> `type/status` or `type/status/port_type/exposure` -> series. */
   private readonly byServer = new Map<string, Map<string, Counted>>();
   private readonly servers: Counted[] = [];
   private readonly ports: Counted[] = [];
-  private readonly info: Buffer[] = [];
+  private readonly info = new Lines();
   private readonly targetLabels: string;
   private count = 0;
 
@@ -64,7 +91,6 @@ export class TargetSeriesBuilder {
   }
 
   add(items: readonly EncodeServer[]): this {
-    const infoLines: string[] = [];
     for (const s of items) {
       const type = typeLabel(s.type);
       const status = statusLabel(s.status);
@@ -86,7 +112,7 @@ export class TargetSeriesBuilder {
         else this.ports.push(setNew(series, portKey, { serverId: s.server_id, type, status, portType, exposure, n: 1 }));
       }
       if (this.withInfo) {
-        infoLines.push(
+        this.info.push(
           `${I.name}{${this.targetLabels},encode_server_id="${esc(s.encode_server_id)}",encode_server_name="${esc(s.encode_server_name)}",` +
             `server_id="${esc(s.server_id)}",encode_server_ip="${esc(s.encode_server_ip)}",keypair_name="${esc(s.keypair_name)}",` +
             `type="${type}",status="${status}",status_code="${s.status}"} 1\n`,
@@ -94,22 +120,18 @@ export class TargetSeriesBuilder {
       }
       this.count++;
     }
-    if (infoLines.length > 0) this.info.push(Buffer.from(infoLines.join('')));
     return this;
   }
 
   finish(): TargetSeries {
     const t = this.targetLabels;
-    const servers = this.servers.map((c) => `${S.name}{${t},server_id="${esc(c.serverId)}",type="${c.type}",status="${c.status}"} ${c.n}\n`);
-    const ports = this.ports.map(
-      (c) => `${P.name}{${t},server_id="${esc(c.serverId)}",type="${c.type}",status="${c.status}",port_type="${c.portType}",exposure="${c.exposure}"} ${c.n}\n`,
-    );
-    return {
-      encodeServers: Buffer.from(servers.join('')),
-      encodeServerPorts: Buffer.from(ports.join('')),
-      encodeServerInfo: Buffer.concat(this.info),
-      count: this.count,
-    };
+    const servers = new Lines();
+    for (const c of this.servers) servers.push(`${S.name}{${t},server_id="${esc(c.serverId)}",type="${c.type}",status="${c.status}"} ${c.n}\n`);
+    const ports = new Lines();
+    for (const c of this.ports) {
+      ports.push(`${P.name}{${t},server_id="${esc(c.serverId)}",type="${c.type}",status="${c.status}",port_type="${c.portType}",exposure="${c.exposure}"} ${c.n}\n`);
+    }
+    return { encodeServers: servers.toBuffer(), encodeServerPorts: ports.toBuffer(), encodeServerInfo: this.info.toBuffer(), count: this.count };
   }
 }
 
