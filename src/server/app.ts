@@ -26,9 +26,8 @@ const GZIP_MIN_BYTES = 1024;
  */
 const SELF_METRICS_REUSE_MS = 1000;
 
-/** The self metrics as sent to recent scrapes, in one format, with the resources they were rendered with. */
+/** The self metrics as sent to recent scrapes of one publication, in one format. */
 interface SelfPart {
-  resources: PublishedResources;
   renderedAt: number;
   bytes: Promise<Buffer>;
   /** The gzip body (resources' open stream closed with `bytes`), made by the first scrape that asks for it. */
@@ -80,7 +79,8 @@ export function createApp(deps: AppDeps): Express {
 
   if (deps.basicAuth) app.use(deps.basicAuth.middleware());
 
-  const recentSelf = new Map<boolean, SelfPart>();
+  // By publication (weakly: a replaced publication and what was rendered for it go together), then by format.
+  const recentSelf = new WeakMap<PublishedResources, Map<boolean, SelfPart>>();
   /**
    * The self metrics for a scrape of `resources`: rendered now, in the caller's tick (so that they
    * and the resources come from the same poll), or reused from a scrape of the same publication
@@ -88,15 +88,17 @@ export function createApp(deps: AppDeps): Express {
    */
   function selfPart(resources: PublishedResources, openMetrics: boolean): SelfPart {
     const now = performance.now();
-    const recent = recentSelf.get(openMetrics);
-    if (recent && recent.resources === resources && now - recent.renderedAt < SELF_METRICS_REUSE_MS) return recent;
+    let parts = recentSelf.get(resources);
+    if (!parts) recentSelf.set(resources, (parts = new Map()));
+    const recent = parts.get(openMetrics);
+    if (recent && now - recent.renderedAt < SELF_METRICS_REUSE_MS) return recent;
     // The resource families are gauges without blank lines, which OpenMetrics leaves as they are:
     // converting the self metrics alone gives the same bytes as converting the whole body.
     const bytes = deps.metrics.registry.metrics().then((text) => Buffer.from(openMetrics ? toOpenMetrics(text) : text));
-    const part: SelfPart = { resources, renderedAt: now, bytes };
-    recentSelf.set(openMetrics, part);
+    const part: SelfPart = { renderedAt: now, bytes };
+    parts.set(openMetrics, part);
     bytes.catch(() => {
-      if (recentSelf.get(openMetrics) === part) recentSelf.delete(openMetrics);
+      if (parts.get(openMetrics) === part) parts.delete(openMetrics);
     });
     return part;
   }
