@@ -34,7 +34,6 @@ async function demo(): Promise<void> {
       ...Object.entries(PROJECTS).flatMap(([id, p]) => [`  - project_id: ${id}`, `    region: ${p.region}`, `    endpoint: ${simUrl}`]),
       'poll:',
       '  schedule: "*/10 * * * * *"',
-      '  concurrency: 8',
       '',
     ].join('\n'),
   );

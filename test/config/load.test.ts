@@ -13,14 +13,14 @@ describe('configuration defaults and derived values', () => {
     expect(c.poll).toEqual({
       schedule: '0 * * * * *',
       intervalMs: 60_000,
-      concurrency: 8,
+      concurrency: 16,
       pageSize: 100,
       maxPages: 1000,
       timeoutMs: 50_000, // the interval minus a fifth of it, at most 10 s
       maxStalenessMs: 300_000,
       authFailureBackoffMs: 300_000,
     });
-    expect(c.api).toEqual({ requestsPerSecond: 20, burst: 20, connectTimeoutMs: 5000, requestTimeoutMs: 15_000, maxRetries: 3, maxResponseBytes: 8 * 1024 * 1024 });
+    expect(c.api).toEqual({ requestsPerSecond: 50, burst: 50, connectTimeoutMs: 5000, requestTimeoutMs: 15_000, maxRetries: 3, maxResponseBytes: 8 * 1024 * 1024 });
     expect(c.metrics).toEqual({ encodeServerInfo: true });
     expect(Object.isFrozen(c.poll)).toBe(true);
   });
