@@ -9,14 +9,15 @@ export interface TargetKey {
 }
 
 /**
- * The rendered sample lines (no HELP/TYPE) of one target for each resource family, as UTF-8: bytes
- * take one byte per ASCII character, where a V8 string that holds a single non-Latin-1 character
- * (a Chinese server name) takes two per character.
+ * The rendered sample lines (no HELP/TYPE) of one target for each resource family, as UTF-8 chunks
+ * of whole lines, to be sent one after the other. Bytes take one byte per ASCII character, where a
+ * V8 string that holds a single non-Latin-1 character (a Chinese server name) takes two for every
+ * character; chunks are never joined, so the output is never copied.
  */
 export interface TargetSeries {
-  encodeServers: Buffer;
-  encodeServerPorts: Buffer;
-  encodeServerInfo: Buffer;
+  encodeServers: readonly Buffer[];
+  encodeServerPorts: readonly Buffer[];
+  encodeServerInfo: readonly Buffer[];
   /** Encode servers converted. */
   count: number;
 }
@@ -34,7 +35,7 @@ interface Counted {
 }
 
 /**
- * Lines collected as UTF-8 bytes, a few hundred at a time. Joining all of them at once would make
+ * Lines collected as UTF-8 chunks of a few hundred lines. Joining all of them at once would make
  * strings of megabytes, which V8 allocates outside the young generation: garbage that stays in the
  * heap until the next full collection, long after the poll.
  */
@@ -48,9 +49,9 @@ class Lines {
     if (this.pending.length === Lines.BATCH) this.flush();
   }
 
-  toBuffer(): Buffer {
+  toChunks(): Buffer[] {
     this.flush();
-    return Buffer.concat(this.batches);
+    return this.batches;
   }
 
   private flush(): void {
@@ -131,7 +132,7 @@ export class TargetSeriesBuilder {
     for (const c of this.ports) {
       ports.push(`${P.name}{${t},server_id="${esc(c.serverId)}",type="${c.type}",status="${c.status}",port_type="${c.portType}",exposure="${c.exposure}"} ${c.n}\n`);
     }
-    return { encodeServers: servers.toBuffer(), encodeServerPorts: ports.toBuffer(), encodeServerInfo: this.info.toBuffer(), count: this.count };
+    return { encodeServers: servers.toChunks(), encodeServerPorts: ports.toChunks(), encodeServerInfo: this.info.toChunks(), count: this.count };
   }
 }
 

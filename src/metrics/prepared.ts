@@ -20,7 +20,7 @@ const deflateRaw = promisify<Buffer, ZlibOptions, Buffer>(deflateRawCb);
 /** Magic, deflate, no flags, no mtime, no extra flags, OS unknown-Unix (what zlib's gzip writes). */
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03]);
 
-/** CRC-32 is computed on the event loop: this many bytes between two yields (about 1 ms). */
+/** CRC-32 is computed on the event loop: at most this many bytes between two yields (about 1 ms). */
 const CRC_CHUNK = 2 * 1024 * 1024;
 
 /** A gzip stream of some bytes, not yet ended: header and deflate blocks up to a sync flush. */
@@ -54,10 +54,16 @@ async function openGzip(chunks: readonly Buffer[]): Promise<OpenGzip> {
   });
   let crc = 0;
   let length = 0;
+  let sinceYield = 0;
   for (const chunk of chunks) {
     for (let i = 0; i < chunk.length; i += CRC_CHUNK) {
-      crc = crc32(chunk.subarray(i, i + CRC_CHUNK), crc);
-      await yieldToEventLoop();
+      const piece = chunk.subarray(i, i + CRC_CHUNK);
+      crc = crc32(piece, crc);
+      sinceYield += piece.length;
+      if (sinceYield >= CRC_CHUNK) {
+        sinceYield = 0;
+        await yieldToEventLoop();
+      }
     }
     length += chunk.length;
   }

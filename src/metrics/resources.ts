@@ -12,15 +12,17 @@ const HEADERS = {
 /**
  * The exposition of the resource families as UTF-8 chunks, to be sent one after the other: each
  * family's HELP and TYPE once, then every target's samples of that family (the format wants a
- * family's samples together). The chunks are the targets' own buffers: nothing is copied, so
- * publishing a poll costs the same for 20 servers and for 200,000.
+ * family's samples together). The chunks are the targets' own buffers: nothing is copied.
  */
 export function resourceChunks(targets: Iterable<TargetSeries>, withInfo: boolean): Buffer[] {
   const list = [...targets];
-  const chunks = [HEADERS.servers, ...list.map((t) => t.encodeServers)];
-  chunks.push(HEADERS.ports, ...list.map((t) => t.encodeServerPorts));
-  if (withInfo) chunks.push(HEADERS.info, ...list.map((t) => t.encodeServerInfo));
-  return chunks;
+  return [
+    HEADERS.servers,
+    ...list.flatMap((t) => t.encodeServers),
+    HEADERS.ports,
+    ...list.flatMap((t) => t.encodeServerPorts),
+    ...(withInfo ? [HEADERS.info, ...list.flatMap((t) => t.encodeServerInfo)] : []),
+  ];
 }
 
 /** The exposition of the resource families as one string. */
