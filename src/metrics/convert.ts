@@ -24,13 +24,18 @@ export interface TargetSeries {
 
 const { encodeServers: S, encodeServerPorts: P, encodeServerInfo: I } = RESOURCE_FAMILIES;
 
+/** The series of one cloud-phone server, by a short key of their other labels (`type/status[/port_type/exposure]`). */
+interface ServerSeries {
+  /** The server_id, escaped once. */
+  id: string;
+  byKey: Map<string, Counted>;
+}
+
 /** One series of cph_encode_servers or cph_encode_server_ports, and the number it counts. */
 interface Counted {
-  serverId: string;
-  type: string;
-  status: string;
-  portType?: string;
-  exposure?: string;
+  server: ServerSeries;
+  /** The label set after server_id, up to the value: `",type="…",status="…"} `. Shared by every series with the same key. */
+  rest: string;
   n: number;
 }
 
@@ -67,17 +72,19 @@ class Lines {
  * the event loop between chunks of a very large fleet.
  *
  * Built for fleets of 100,000s of servers:
- * - Series are counted per cloud-phone server under a short key of their other labels, and
- *   rendered once, in the order first seen, by `finish`.
+ * - Series are counted per cloud-phone server under a short key of their other labels. Most of
+ *   each line is rendered when the series is first seen, and the lines are written in that order
+ *   by `finish`, which only puts the pieces and the counts together (it runs without a yield).
  * - Lines are written with templates in the catalog's label order. `type`, `status`, `port_type`
  *   and `exposure` come from fixed vocabularies that need no escaping; the target's labels are
- *   escaped once.
+ *   escaped once, each server_id once.
  * - Lines are collected and joined in batches (`Lines`): a string grown with `+=` is kept by V8
  *   as a tree of all its pieces (a rope), several times its length, until something flattens it.
  */
 export class TargetSeriesBuilder {
-  /** server_id -> `type/status` or `type/status/port_type/exposure` -> series. */
-  private readonly byServer = new Map<string, Map<string, Counted>>();
+  private readonly byServer = new Map<string, ServerSeries>();
+  /** The label set after server_id, by key: a handful of distinct strings, whatever the fleet's size. */
+  private readonly rests = new Map<string, string>();
   private readonly servers: Counted[] = [];
   private readonly ports: Counted[] = [];
   private readonly info = new Lines();
@@ -91,26 +98,37 @@ export class TargetSeriesBuilder {
     this.targetLabels = `project_id="${esc(target.projectId)}",region="${esc(target.region)}"`;
   }
 
+  private newSeries(server: ServerSeries, key: string, renderRest: () => string): Counted {
+    let rest = this.rests.get(key);
+    if (rest === undefined) {
+      rest = renderRest();
+      this.rests.set(key, rest);
+    }
+    const counted = { server, rest, n: 1 };
+    server.byKey.set(key, counted);
+    return counted;
+  }
+
   add(items: readonly EncodeServer[]): this {
     for (const s of items) {
       const type = typeLabel(s.type);
       const status = statusLabel(s.status);
-      let series = this.byServer.get(s.server_id);
-      if (!series) {
-        series = new Map();
-        this.byServer.set(s.server_id, series);
+      let server = this.byServer.get(s.server_id);
+      if (!server) {
+        server = { id: esc(s.server_id), byKey: new Map() };
+        this.byServer.set(s.server_id, server);
       }
       const serverKey = `${type}/${status}`;
-      const server = series.get(serverKey);
-      if (server) server.n++;
-      else this.servers.push(setNew(series, serverKey, { serverId: s.server_id, type, status, n: 1 }));
+      const counted = server.byKey.get(serverKey);
+      if (counted) counted.n++;
+      else this.servers.push(this.newSeries(server, serverKey, () => `",type="${type}",status="${status}"} `));
       for (const port of s.access_infos) {
         const portType = portTypeLabel(port.type);
         const exposure = exposureLabel(port);
         const portKey = `${serverKey}/${portType}/${exposure}`;
-        const counted = series.get(portKey);
+        const counted = server.byKey.get(portKey);
         if (counted) counted.n++;
-        else this.ports.push(setNew(series, portKey, { serverId: s.server_id, type, status, portType, exposure, n: 1 }));
+        else this.ports.push(this.newSeries(server, portKey, () => `",type="${type}",status="${status}",port_type="${portType}",exposure="${exposure}"} `));
       }
       if (this.withInfo) {
         this.info.push(
@@ -125,21 +143,16 @@ export class TargetSeriesBuilder {
   }
 
   finish(): TargetSeries {
-    const t = this.targetLabels;
+    const serversStart = `${S.name}{${this.targetLabels},server_id="`;
     const servers = new Lines();
-    for (const c of this.servers) servers.push(`${S.name}{${t},server_id="${esc(c.serverId)}",type="${c.type}",status="${c.status}"} ${c.n}\n`);
+    for (const c of this.servers) servers.push(`${serversStart}${c.server.id}${c.rest}${c.n}\n`);
+    const portsStart = `${P.name}{${this.targetLabels},server_id="`;
     const ports = new Lines();
-    for (const c of this.ports) {
-      ports.push(`${P.name}{${t},server_id="${esc(c.serverId)}",type="${c.type}",status="${c.status}",port_type="${c.portType}",exposure="${c.exposure}"} ${c.n}\n`);
-    }
+    for (const c of this.ports) ports.push(`${portsStart}${c.server.id}${c.rest}${c.n}\n`);
     return { encodeServers: servers.toChunks(), encodeServerPorts: ports.toChunks(), encodeServerInfo: this.info.toChunks(), count: this.count };
   }
 }
 
-function setNew(series: Map<string, Counted>, key: string, counted: Counted): Counted {
-  series.set(key, counted);
-  return counted;
-}
 
 /** Converts a whole listing at once. */
 export function convertTarget(target: TargetKey, items: readonly EncodeServer[], withInfo = true): TargetSeries {
