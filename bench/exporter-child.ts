@@ -1,0 +1,215 @@
+/**
+ * Child process: the exporter's own code, driven by the benchmark. Either only the poller (scenario 1:
+ * no HTTP server in the way), or the whole exporter (`startExporter`) serving /metrics.
+ */
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { request } from 'undici';
+import type { Config } from '../src/config/load.js';
+import { CphClient } from '../src/cph/client.js';
+import { signRequest } from '../src/cph/signer.js';
+import { validateListEncodeServersResponse } from '../src/cph/validate.js';
+import { startExporter, type RunningExporter } from '../src/exporter.js';
+import { silentLogger } from '../src/log/logger.js';
+import { TargetSeriesBuilder } from '../src/metrics/convert.js';
+import { SelfMetrics } from '../src/metrics/self.js';
+import { Poller } from '../src/poller/poll.js';
+import { SnapshotStore, targetKey } from '../src/poller/store.js';
+import { serveCommands } from './ipc.js';
+import { BENCH_CREDENTIALS, BENCH_PROJECT, benchConfig, type PollSettings } from './setup.js';
+
+export interface PollMeasurement {
+  wallMs: number;
+  /** CPU time of the whole process (user + system, every thread) during the poll. */
+  cpuMs: number;
+  /** Garbage-collection pauses of the main thread during the poll (concurrent GC work is in cpuMs only). */
+  gcPauseMs: number;
+}
+
+export interface MemoryMeasurement {
+  rssMiB: number;
+  heapTotalMiB: number;
+  heapUsedMiB: number;
+  externalMiB: number;
+  /** Peak resident memory of the process so far. */
+  maxRssMiB: number;
+}
+
+export interface LoopDelay {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  samples: number;
+}
+
+const credentials = { get: () => BENCH_CREDENTIALS };
+const log = silentLogger();
+
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+let gcPauseMs = 0;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcPauseMs += entry.duration;
+}).observe({ entryTypes: ['gc'] });
+
+async function measure(run: () => Promise<unknown>): Promise<PollMeasurement> {
+  const cpu = cpuMs();
+  const gc = gcPauseMs;
+  const started = performance.now();
+  await run();
+  const wallMs = performance.now() - started;
+  // GC entries are delivered asynchronously: let the last ones of the poll arrive.
+  await new Promise((r) => setImmediate(r));
+  return { wallMs, cpuMs: cpuMs() - cpu, gcPauseMs: gcPauseMs - gc };
+}
+
+/** The poller and what it needs, without the HTTP server (as `startExporter` wires them). */
+function createPoller(config: Readonly<Config>): { poll(): Promise<void>; close(): Promise<void>; store: SnapshotStore } {
+  const metrics = new SelfMetrics({ version: 'bench', revision: 'bench' });
+  const store = new SnapshotStore(config.targets, { maxStalenessMs: config.poll.maxStalenessMs, withInfo: config.metrics.encodeServerInfo });
+  const client = new CphClient({
+    connectTimeoutMs: config.api.connectTimeoutMs,
+    requestTimeoutMs: config.api.requestTimeoutMs,
+    maxRetries: config.api.maxRetries,
+    maxResponseBytes: config.api.maxResponseBytes,
+    rateLimit: { requestsPerSecond: config.api.requestsPerSecond, burst: config.api.burst },
+    connectionsPerEndpoint: config.poll.concurrency,
+    observer: metrics.observer,
+  });
+  const poller = new Poller({ config, client, credentials, store, metrics, log });
+  return {
+    poll: () => poller.poll(),
+    close: async () => {
+      await poller.stop();
+      await client.close();
+    },
+    store,
+  };
+}
+
+function assertPolled(store: SnapshotStore): void {
+  const health = store.health()[0];
+  if (!health?.up) throw new Error(`poll failed: ${health?.errorReason ?? 'no outcome'}`);
+}
+
+function delayOf(h: ReturnType<typeof monitorEventLoopDelay>): LoopDelay {
+  return { p50Ms: h.percentile(50) / 1e6, p99Ms: h.percentile(99) / 1e6, maxMs: h.max / 1e6, samples: h.count };
+}
+
+let exporter: RunningExporter | undefined;
+
+serveCommands({
+  /** Scenario 1: polls with a fresh client and poller per configuration; `repeat` polls, each measured. */
+  async pollOnly(args: { simUrl: string; settings: PollSettings; repeat: number }): Promise<PollMeasurement[]> {
+    const p = createPoller(benchConfig(args.simUrl, args.settings));
+    try {
+      const out: PollMeasurement[] = [];
+      for (let i = 0; i < args.repeat; i++) {
+        out.push(await measure(() => p.poll()));
+        assertPolled(p.store);
+        await p.store.resources.prepared?.gzip; // background compression, not part of the poll
+      }
+      return out;
+    } finally {
+      await p.close();
+    }
+  },
+
+  /**
+   * Scenario 1: the CPU time to parse and convert one listing, without the network: the raw page
+   * bodies are fetched first, then decoded, parsed, validated, converted and published as a poll
+   * would. The fastest of `repeat` runs.
+   */
+  async parseConvertCost(args: { simUrl: string; pageSize: number; repeat: number }): Promise<{ cpuMs: number; wallMs: number; pages: number; servers: number }> {
+    const bodies: Buffer[] = [];
+    for (let offset = 0; ; offset += args.pageSize) {
+      const url = new URL(`/v1/${BENCH_PROJECT}/cloud-phone/encode-servers?offset=${offset}&limit=${args.pageSize}`, args.simUrl);
+      const res = await request(url, { headers: signRequest({ method: 'GET', url, headers: {} }, BENCH_CREDENTIALS) });
+      const body = Buffer.from(await res.body.arrayBuffer());
+      if (res.statusCode !== 200) throw new Error(`page at ${offset}: HTTP ${res.statusCode}`);
+      bodies.push(body);
+      if ((JSON.parse(body.toString('utf8')) as { encode_servers: unknown[] }).encode_servers.length < args.pageSize) break;
+    }
+    const config = benchConfig(args.simUrl);
+    const target = config.targets[0];
+    if (!target) throw new Error('no target');
+    let best = { cpuMs: Number.POSITIVE_INFINITY, wallMs: Number.POSITIVE_INFINITY, servers: 0 };
+    for (let i = 0; i < args.repeat; i++) {
+      const store = new SnapshotStore(config.targets, { maxStalenessMs: config.poll.maxStalenessMs, withInfo: true });
+      const run = await measure(async () => {
+        const builder = new TargetSeriesBuilder(target, true);
+        for (const body of bodies) builder.add(validateListEncodeServersResponse(JSON.parse(body.toString('utf8')), undefined).encode_servers);
+        const series = builder.finish();
+        store.apply(new Map([[targetKey(target), { kind: 'ok', series, durationSeconds: 0, pages: bodies.length, duplicates: 0 }]]), Date.now());
+        best.servers = series.count;
+      });
+      if (run.cpuMs < best.cpuMs) best = { ...best, cpuMs: run.cpuMs, wallMs: run.wallMs };
+      await store.resources.prepared?.gzip;
+    }
+    return { ...best, pages: bodies.length };
+  },
+
+  /** Scenarios 2 to 4: the whole exporter, serving /metrics once its first poll is done. */
+  async serve(args: { simUrl: string; settings: PollSettings }): Promise<{ url: string; firstPoll: PollMeasurement; bodyBytes: number }> {
+    const config = benchConfig(args.simUrl, args.settings);
+    let started: RunningExporter | undefined;
+    const firstPoll = await measure(async () => {
+      started = await startExporter({ config, credentials, listen: { host: '127.0.0.1', port: 0 }, log, schedule: false });
+      await started.firstPoll;
+    });
+    if (!started) throw new Error('exporter did not start');
+    exporter = started;
+    assertPolled(exporter.store);
+    const res = await request(`${exporter.url}/metrics`);
+    const bodyBytes = (await res.body.arrayBuffer()).byteLength;
+    return { url: exporter.url, firstPoll, bodyBytes };
+  },
+
+  /** One poll of the running exporter. */
+  async poll(): Promise<PollMeasurement> {
+    const e = exporter;
+    if (!e) throw new Error('serve first');
+    const m = await measure(() => e.poll());
+    assertPolled(e.store);
+    return m;
+  },
+
+  /**
+   * Scenario 3: event-loop delay over `seconds`, with polls back to back (or none), as
+   * `monitorEventLoopDelay` sees it at prom-client's default resolution of 10 ms.
+   */
+  async loopDelay(args: { seconds: number; polling: boolean }): Promise<{ delay: LoopDelay; polls: PollMeasurement[] }> {
+    const e = exporter;
+    if (!e) throw new Error('serve first');
+    const h = monitorEventLoopDelay({ resolution: 10 });
+    const polls: PollMeasurement[] = [];
+    h.enable();
+    const end = performance.now() + args.seconds * 1000;
+    if (args.polling) {
+      while (performance.now() < end) polls.push(await measure(() => e.poll()));
+    } else {
+      await new Promise((r) => setTimeout(r, args.seconds * 1000));
+    }
+    h.disable();
+    assertPolled(e.store);
+    return { delay: delayOf(h), polls };
+  },
+
+  /** Memory now; with `gc`, after two full collections (the child runs with --expose-gc). */
+  memory(args: { gc: boolean }): MemoryMeasurement {
+    if (args.gc && globalThis.gc) {
+      globalThis.gc();
+      globalThis.gc();
+    }
+    const m = process.memoryUsage();
+    const MiB = 1024 * 1024;
+    return { rssMiB: m.rss / MiB, heapTotalMiB: m.heapTotal / MiB, heapUsedMiB: m.heapUsed / MiB, externalMiB: m.external / MiB, maxRssMiB: process.resourceUsage().maxRSS / 1024 };
+  },
+
+  async stop(): Promise<void> {
+    await exporter?.stop();
+    exporter = undefined;
+  },
+});

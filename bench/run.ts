@@ -1,0 +1,86 @@
+/**
+ * `npm run bench`: issue 6's four scenarios against the simulator on 127.0.0.1. Prints the figures
+ * and writes BENCHMARKS.md. Bounded: every scenario stops by itself, and a watchdog ends the run
+ * (and every child) if it ever takes longer than WATCHDOG_MS.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { goals, renderMarkdown, type Results, type RunInfo } from './report.js';
+import { memoryScenario, type Paths, pollScenario, scrapeAndImpactScenarios } from './scenarios.js';
+
+const WATCHDOG_MS = 290_000;
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const BUILD = join(ROOT, '.tmp', 'bench-build', 'bench');
+
+function log(message: string): void {
+  process.stderr.write(`[bench ${((performance.now() - startedAt) / 1000).toFixed(0).padStart(3)} s] ${message}\n`);
+}
+
+function revision(): string {
+  try {
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${sha} with uncommitted changes in src/ or bench/` : sha;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const startedAt = performance.now();
+
+async function main(): Promise<void> {
+  const watchdog = setTimeout(() => {
+    log(`watchdog: still running after ${WATCHDOG_MS / 1000} s; stopping`);
+    process.exit(2); // children exit when their IPC channel closes
+  }, WATCHDOG_MS);
+  watchdog.unref();
+
+  const loadAtStart = os.loadavg();
+  log('compiling src/ and bench/ (bench/tsconfig.json)');
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'bench', 'tsconfig.json')], { stdio: 'inherit' });
+  const paths: Paths = {
+    sim: join(BUILD, 'sim-child.js'),
+    exporter: join(BUILD, 'exporter-child.js'),
+    naive: join(BUILD, 'naive-child.js'),
+    bare: join(BUILD, 'bare-child.js'),
+  };
+
+  log('1. poll against the latency bound');
+  const poll = await pollScenario(paths, log);
+  log('2 and 3. scrape cost, poll impact on scrapes');
+  const { scrape, impact } = await scrapeAndImpactScenarios(paths, log);
+  log('4. memory and scaling');
+  const memory = await memoryScenario(paths, log);
+  const results: Results = { poll, scrape, impact, memory };
+
+  const cpus = os.cpus();
+  const info: RunInfo = {
+    command: 'npm run bench',
+    date: new Date().toISOString(),
+    node: process.version,
+    cores: os.availableParallelism(),
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown CPU',
+    os: `${os.type()} ${os.release()}`,
+    revision: revision(),
+    loadAtStart,
+    loadAtEnd: os.loadavg(),
+    seconds: (performance.now() - startedAt) / 1000,
+  };
+  const markdown = renderMarkdown(results, info);
+  writeFileSync(join(ROOT, 'BENCHMARKS.md'), markdown);
+  writeFileSync(join(ROOT, '.tmp', 'bench-results.json'), `${JSON.stringify({ info, results }, null, 2)}\n`);
+  process.stdout.write(`${markdown}\n`);
+  const missed = goals(results).filter((g) => !g.ok);
+  log(`done; BENCHMARKS.md written; ${missed.length === 0 ? 'every goal met' : `goals not met: ${missed.map((g) => g.goal).join('; ')}`}`);
+  clearTimeout(watchdog);
+}
+
+main().catch((err: unknown) => {
+  log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 1;
+});
