@@ -93,19 +93,42 @@ export function ratios(r: Results) {
 
 type GoalId = 'ideal' | 'speedUp' | 'barePlain' | 'bareGzip' | 'naivePlain' | 'naiveGzip' | 'loop' | 'rss' | 'rssRatio' | 'cpuRatio';
 
-export function goals(r: Results): { id: GoalId; goal: string; figure: string; ok: boolean }[] {
+interface Goal {
+  id: GoalId;
+  goal: string;
+  figure: string;
+  ok: boolean;
+  /** Within 5 % of the threshold: another run on a shared machine may land on the other side. */
+  close: boolean;
+}
+
+export function goals(r: Results): Goal[] {
   const q = ratios(r);
+  const atMost = (id: GoalId, goal: string, value: number, limit: number, figure: string): Goal => ({
+    id,
+    goal,
+    figure,
+    ok: value <= limit,
+    close: Math.abs(value - limit) / limit < 0.05,
+  });
+  const atLeast = (id: GoalId, goal: string, value: number, limit: number, figure: string): Goal => ({
+    id,
+    goal,
+    figure,
+    ok: value >= limit,
+    close: Math.abs(value - limit) / limit < 0.05,
+  });
   return [
-    { id: 'ideal', goal: 'poll wall / ideal at concurrency 16 <= 1.15', figure: x(q.pollVsIdeal16), ok: q.pollVsIdeal16 <= 1.15 },
-    { id: 'speedUp', goal: 'default configuration >= 10x faster than sequential paging (limiter lifted)', figure: x(q.speedUpDefault), ok: q.speedUpDefault >= 10 },
-    { id: 'barePlain', goal: 'scrape throughput >= 0.8x bare server (plain)', figure: x(q.plainVsBare), ok: q.plainVsBare >= 0.8 },
-    { id: 'bareGzip', goal: 'scrape throughput >= 0.8x bare server (gzip)', figure: x(q.gzipVsBare), ok: q.gzipVsBare >= 0.8 },
-    { id: 'naivePlain', goal: 'scrape throughput >= 5x naive prom-client (plain)', figure: xr(q.plainVsNaive), ok: q.plainVsNaive.value >= 5 },
-    { id: 'naiveGzip', goal: 'scrape throughput >= 5x naive prom-client (gzip)', figure: xr(q.gzipVsNaive), ok: q.gzipVsNaive.value >= 5 },
-    { id: 'loop', goal: 'event-loop delay p99 while polling and scraped < 50 ms', figure: ms(q.loopP99DuringPoll), ok: q.loopP99DuringPoll < 50 },
-    { id: 'rss', goal: 'RSS after polling 20,000 servers < 200 MB', figure: mb(q.rss20k), ok: q.rss20k * 1.048576 < 200 },
-    { id: 'rssRatio', goal: 'RSS 200k / 20k <= 11x', figure: x(q.rssRatio), ok: q.rssRatio <= 11 },
-    { id: 'cpuRatio', goal: 'poll CPU 200k / 20k <= 11x', figure: x(q.cpuRatio), ok: q.cpuRatio <= 11 },
+    atMost('ideal', 'poll wall / ideal at concurrency 16 <= 1.15', q.pollVsIdeal16, 1.15, x(q.pollVsIdeal16)),
+    atLeast('speedUp', 'default configuration >= 10x faster than sequential paging (limiter lifted)', q.speedUpDefault, 10, x(q.speedUpDefault)),
+    atLeast('barePlain', 'scrape throughput >= 0.8x bare server (plain)', q.plainVsBare, 0.8, x(q.plainVsBare)),
+    atLeast('bareGzip', 'scrape throughput >= 0.8x bare server (gzip)', q.gzipVsBare, 0.8, x(q.gzipVsBare)),
+    atLeast('naivePlain', 'scrape throughput >= 5x naive prom-client (plain)', q.plainVsNaive.value, 5, xr(q.plainVsNaive)),
+    atLeast('naiveGzip', 'scrape throughput >= 5x naive prom-client (gzip)', q.gzipVsNaive.value, 5, xr(q.gzipVsNaive)),
+    atMost('loop', 'event-loop delay p99 while polling and scraped < 50 ms', q.loopP99DuringPoll, 50, ms(q.loopP99DuringPoll)),
+    atMost('rss', 'RSS after polling 20,000 servers < 200 MB', q.rss20k * 1.048576, 200, mb(q.rss20k)),
+    atMost('rssRatio', 'RSS 200k / 20k <= 11x', q.rssRatio, 11, x(q.rssRatio)),
+    atMost('cpuRatio', 'poll CPU 200k / 20k <= 11x', q.cpuRatio, 11, x(q.cpuRatio)),
   ];
 }
 
@@ -124,17 +147,23 @@ function whyNotMet(id: GoalId, r: Results): string {
         : '';
     case 'speedUp':
       return `With concurrency ${r.poll.defaults.concurrency} the latency bound alone allows ${x((1 + r.poll.pages) / (1 + Math.ceil(r.poll.pages / r.poll.defaults.concurrency)))}.`;
+    case 'barePlain':
+    case 'bareGzip':
+      return 'On 2 cores the scrapers take about one core (the "client CPU" column of scenario 2), the server under test the other: these rows measure the machine as much as the server.';
     case 'loop':
       return impact
         ? `In the same window an idle process on this machine saw p99 ${ms(impact.control.p99Ms)}, max ${ms(impact.control.maxMs)}: part of the delay is the shared machine's scheduling.`
         : '';
     case 'rss':
       return small
-        ? `Right after the poll V8 has ${mb(small.afterPoll.heapTotalMiB)} of heap reserved; after a full collection the exporter holds ${mb(small.afterGc.heapUsedMiB)} of heap and ` +
-            `${mb(small.afterGc.externalMiB)} outside it (the published exposition and its gzip), and RSS is ${mb(small.afterGc.rssMiB)}, of which ${mb(small.baseline.rssMiB)} is the process at ` +
-            `start-up, before any poll. The rest is the garbage of the poll (mostly the parsed pages, which the poller keeps until the listing is complete), ` +
-            `left by V8 for a later collection: with a smaller heap (${smallHeap ? `\`${smallHeap.v8Flags.join(' ')}\`, third row of scenario 4) the same poll leaves ${mb(smallHeap.afterPoll.rssMiB)}, for ${x(smallHeap.warmPoll.cpuMs / small.warmPoll.cpuMs)} the CPU` : 'not measured in this run'}. ` +
-            'That is a deployment choice (NODE_OPTIONS) that depends on the fleet size, not a change in the exporter.'
+        ? `RSS right after the poll is ${mb(small.afterPoll.rssMiB)}, of which ${mb(small.baseline.rssMiB)} is the process at start-up, before any poll, and V8 has ` +
+            `${mb(small.afterPoll.heapTotalMiB)} of heap reserved. After a forced full collection the exporter holds ${mb(small.afterGc.heapUsedMiB)} of heap and ` +
+            `${mb(small.afterGc.externalMiB)} outside it (the published exposition and its gzip), yet RSS only falls to ${mb(small.afterGc.rssMiB)}: the memory V8 and ` +
+            'the allocator took for the poll\'s garbage (parsed pages, response bodies, intermediate buffers) stays mapped for a while. ' +
+            (smallHeap
+              ? `With a smaller V8 heap (\`${smallHeap.v8Flags.join(' ')}\`, third row of scenario 4) the same poll leaves ${mb(smallHeap.afterPoll.rssMiB)}, ` +
+                `for ${x(smallHeap.warmPoll.cpuMs / small.warmPoll.cpuMs)} the CPU: a deployment trade-off (NODE_OPTIONS) that depends on the fleet size, not a change in the exporter.`
+              : '')
         : '';
     case 'cpuRatio': {
       const large = r.memory.find((m) => m.servers === 200_000 && m.v8Flags.length === 0);
@@ -154,15 +183,17 @@ function whyNotMet(id: GoalId, r: Results): string {
 
 function goalNotes(r: Results): string {
   const notes = goals(r)
-    .filter((g) => !g.ok)
-    .map((g) => `- **${g.goal}**: ${whyNotMet(g.id, r)}`);
-  return notes.length === 0 ? 'Every goal is met in this run.' : `Goals not met in this run:\n\n${notes.join('\n')}`;
+    .filter((g) => !g.ok || g.close)
+    .map((g) => `- **${g.goal}** (${g.ok ? 'met, but within 5 % of the threshold: a run on a busier moment can miss it' : 'not met'}): ${whyNotMet(g.id, r)}`);
+  return notes.length === 0
+    ? 'Every goal is met in this run, none within 5 % of its threshold.'
+    : `Goals not met, or met within 5 % of the threshold ("close"), and what stands in the way:\n\n${notes.join('\n')}`;
 }
 
 export function goalsTable(r: Results): string {
   return table(
     ['goal', 'measured', 'verdict'],
-    goals(r).map((g) => [g.goal, g.figure, verdict(g.ok)]),
+    goals(r).map((g) => [g.goal, g.figure, `${verdict(g.ok)}${g.close ? ' (close)' : ''}`]),
   );
 }
 
@@ -227,11 +258,11 @@ function scrapeSection(r: Results): string {
     s.server === 'naive' ? s.server : `${s.server} (${s.round})`,
     s.gzip ? 'gzip' : 'identity',
     f1(s.load.reqPerSec),
-    ms(s.load.p50Ms),
-    ms(s.load.p99Ms),
+    s.load.completed > 0 ? ms(s.load.p50Ms) : '-',
+    s.load.completed > 0 ? ms(s.load.p99Ms) : '-',
     String(s.load.completed),
     String(s.load.errors),
-    bytes(s.load.bytesPerResponse),
+    s.load.completed > 0 ? bytes(s.load.bytesPerResponse) : '-',
     `${f0(s.load.clientCpu * 100)} %`,
   ]);
   const check = scrape.clientCheck;
