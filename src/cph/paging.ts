@@ -16,12 +16,17 @@ export interface PagingOptions {
   signal?: AbortSignal | undefined;
 }
 
-export interface Listing<T> {
-  items: T[];
+export interface ListingSummary {
   /** Pages that made up the listing (the last one short or empty). */
   pages: number;
+  /** Distinct items handed to the consumer. */
+  items: number;
   /** Items seen twice because the listing shifted between pages. */
   duplicates: number;
+}
+
+export interface Listing<T> extends Omit<ListingSummary, 'items'> {
+  items: T[];
 }
 
 export type FetchPage<T> = (offset: number, limit: number, signal: AbortSignal) => Promise<T[]>;
@@ -32,20 +37,33 @@ export type FetchPage<T> = (offset: number, limit: number, signal: AbortSignal) 
  *
  * Rather than one round trip per page, it keeps up to `window` page requests in flight
  * ahead of the last full page, so P pages cost about ceil(P / window) round trips (one more
- * with `firstPageAlone`). Pages
- * beyond the first short one are aborted and dropped. Any failed page fails the listing:
- * a partial listing must never pass for a complete one. Items are de-duplicated by id,
- * keeping the first in listing order (a listing can shift between two page requests).
+ * with `firstPageAlone`). Pages beyond the first short one are aborted and dropped.
+ *
+ * Pages are handed to `consume` as soon as they and every page before them have arrived, in
+ * listing order, without the items an earlier page already had (a listing can shift between two
+ * page requests; the first occurrence wins). So the caller can convert a large listing while it
+ * arrives instead of holding every parsed page until the end. Any failed page fails the listing,
+ * and then the caller must discard what it consumed: a partial listing must never pass for a
+ * complete one.
  */
-export function listAllPages<T>(fetchPage: FetchPage<T>, idOf: (item: T) => string, options: PagingOptions): Promise<Listing<T>> {
+export function listPages<T>(
+  fetchPage: FetchPage<T>,
+  idOf: (item: T) => string,
+  options: PagingOptions,
+  consume: (items: T[]) => void,
+): Promise<ListingSummary> {
   const { pageSize, maxPages, window } = options;
   if (!(pageSize >= 1 && maxPages >= 1 && window >= 1)) {
     return Promise.reject(new RangeError('pageSize, maxPages and window must be >= 1'));
   }
   return new Promise((resolve, reject) => {
-    const pages: T[][] = [];
+    /** Pages that arrived but are not consumed yet (an earlier page is still in flight). */
+    const waiting = new Map<number, T[]>();
+    const seen = new Set<string>();
     const controllers = new Map<number, AbortController>();
     let next = 0;
+    let consumed = 0;
+    let duplicates = 0;
     let firstShort = Number.POSITIVE_INFINITY;
     let inFlight = 0;
     let failure: unknown;
@@ -64,6 +82,35 @@ export function listAllPages<T>(fetchPage: FetchPage<T>, idOf: (item: T) => stri
     options.signal?.addEventListener('abort', onOuterAbort, { once: true });
     if (options.signal?.aborted) onOuterAbort();
 
+    const fail = (err: unknown): void => {
+      if (failure !== undefined) return;
+      failure = err;
+      abortAll(err);
+    };
+
+    /** Hands over every page that is next in listing order. */
+    const consumeInOrder = (): void => {
+      for (let items = waiting.get(consumed); items !== undefined && consumed <= firstShort; items = waiting.get(consumed)) {
+        waiting.delete(consumed);
+        consumed++;
+        const fresh = items.filter((item) => {
+          const id = idOf(item);
+          if (seen.has(id)) {
+            duplicates++;
+            return false;
+          }
+          seen.add(id);
+          return true;
+        });
+        try {
+          consume(fresh);
+        } catch (err) {
+          fail(err);
+          return;
+        }
+      }
+    };
+
     const settle = (): void => {
       if (inFlight > 0) return; // wait for every request, aborted ones too: nothing is left running
       options.signal?.removeEventListener('abort', onOuterAbort);
@@ -73,11 +120,11 @@ export function listAllPages<T>(fetchPage: FetchPage<T>, idOf: (item: T) => stri
           new CphApiError('CPH_PAGE_CAP', `listing still had full pages after ${maxPages} pages of ${pageSize}; raise poll.max_pages if the fleet is that large`),
         );
       }
-      resolve(assemble(pages, firstShort + 1, idOf));
+      resolve({ pages: firstShort + 1, items: seen.size, duplicates });
     };
 
     const launch = (): void => {
-      const width = options.firstPageAlone && pages[0] === undefined ? 1 : window;
+      const width = options.firstPageAlone && consumed === 0 ? 1 : window;
       while (failure === undefined && aborted === undefined && inFlight < width && next <= firstShort && next < maxPages) {
         start(next++);
       }
@@ -93,11 +140,13 @@ export function listAllPages<T>(fetchPage: FetchPage<T>, idOf: (item: T) => stri
           inFlight--;
           controllers.delete(page);
           if (failure === undefined && page <= firstShort) {
-            pages[page] = items;
             if (items.length < pageSize) {
               firstShort = page;
               abortAll(new CphApiError('CPH_ABORTED', 'beyond the end of the listing'), page + 1);
+              for (const p of waiting.keys()) if (p > page) waiting.delete(p);
             }
+            waiting.set(page, items);
+            consumeInOrder();
           }
           launch();
         },
@@ -105,10 +154,7 @@ export function listAllPages<T>(fetchPage: FetchPage<T>, idOf: (item: T) => stri
           inFlight--;
           controllers.delete(page);
           // A page beyond the end of the listing may fail or be aborted: nobody needs it.
-          if (page <= firstShort && failure === undefined) {
-            failure = err;
-            abortAll(err);
-          }
+          if (page <= firstShort) fail(err);
           launch();
         },
       );
@@ -118,20 +164,11 @@ export function listAllPages<T>(fetchPage: FetchPage<T>, idOf: (item: T) => stri
   });
 }
 
-function assemble<T>(pages: T[][], count: number, idOf: (item: T) => string): Listing<T> {
-  const seen = new Set<string>();
+/** Lists every item into one array (see `listPages`). */
+export async function listAllPages<T>(fetchPage: FetchPage<T>, idOf: (item: T) => string, options: PagingOptions): Promise<Listing<T>> {
   const items: T[] = [];
-  let duplicates = 0;
-  for (let p = 0; p < count; p++) {
-    for (const item of pages[p] ?? []) {
-      const id = idOf(item);
-      if (seen.has(id)) {
-        duplicates++;
-        continue;
-      }
-      seen.add(id);
-      items.push(item);
-    }
-  }
-  return { items, pages: count, duplicates };
+  const summary = await listPages(fetchPage, idOf, options, (page) => {
+    for (const item of page) items.push(item);
+  });
+  return { items, pages: summary.pages, duplicates: summary.duplicates };
 }

@@ -1,9 +1,8 @@
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import type { Config, Target } from '../config/load.js';
 import type { PageResult, TargetRef, CallOptions } from '../cph/client.js';
 import { CphApiError, failureReasonOf, isCphApiError } from '../cph/errors.js';
-import { listAllPages } from '../cph/paging.js';
+import { listPages } from '../cph/paging.js';
 import type { Credentials, EncodeServer, ListEncodeServersQuery } from '../cph/types.js';
 import type { Logger } from '../log/logger.js';
 import { TargetSeriesBuilder } from '../metrics/convert.js';
@@ -25,9 +24,6 @@ export interface PollerDeps {
   log: Logger;
   now?: () => number;
 }
-
-/** Items converted between two yields to the event loop, so scrapes are served during a large conversion. */
-const CONVERT_CHUNK = 2000;
 
 const ALL_REASONS = ['auth', 'throttled', 'timeout', 'network', 'server_error', 'client_error', 'bad_response', 'page_cap'] as const;
 
@@ -110,7 +106,9 @@ export class Poller {
     const ref: TargetRef = { endpoint: target.endpoint, projectId: target.projectId };
     const { poll, metrics } = this.deps.config;
     try {
-      const listing = await listAllPages<EncodeServer>(
+      // Pages are converted as they arrive, in listing order; on failure the builder is dropped.
+      const builder = new TargetSeriesBuilder(target, metrics.encodeServerInfo);
+      const listing = await listPages<EncodeServer>(
         (offset, pageSize, pageSignal) =>
           this.gate.run(credentials, () =>
             limit(async () => {
@@ -120,12 +118,8 @@ export class Poller {
           ),
         (s) => s.encode_server_id,
         { pageSize: poll.pageSize, maxPages: poll.maxPages, window: poll.concurrency, firstPageAlone: true, signal },
+        (items) => builder.add(items),
       );
-      const builder = new TargetSeriesBuilder(target, metrics.encodeServerInfo);
-      for (let i = 0; i < listing.items.length; i += CONVERT_CHUNK) {
-        builder.add(listing.items.slice(i, i + CONVERT_CHUNK));
-        if (i + CONVERT_CHUNK < listing.items.length) await yieldToEventLoop();
-      }
       if (listing.duplicates > 0) {
         this.deps.log.info({ project_id: target.projectId, region: target.region, duplicates: listing.duplicates }, 'listing shifted between pages; duplicates dropped');
       }

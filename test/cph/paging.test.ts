@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CphApiError } from '../../src/cph/errors.js';
-import { type FetchPage, listAllPages } from '../../src/cph/paging.js';
+import { type FetchPage, listAllPages, listPages } from '../../src/cph/paging.js';
 
 interface Item {
   id: string;
@@ -105,6 +105,31 @@ describe('listAllPages', () => {
       listAllPages(fetchPage, (i) => i.id, { pageSize: 10, maxPages: 100_000, window: 4, signal: controller.signal }),
     ).rejects.toMatchObject({ code: 'CPH_TIMEOUT' });
     expect(stats.inFlight).toBe(0);
+  });
+
+  it('hands pages to the consumer in listing order as they arrive, whatever order they arrive in', async () => {
+    const total = 95;
+    const all = Array.from({ length: total }, (_, i) => ({ id: `id-${i}` }));
+    // Later pages answer sooner: page p takes (10 - p) ms.
+    const fetchPage: FetchPage<Item> = async (offset, limit) => {
+      await new Promise((r) => setTimeout(r, Math.max(0, 10 - offset / limit)));
+      return all.slice(offset, offset + limit);
+    };
+    const order: string[] = [];
+    const summary = await listPages(fetchPage, (i) => i.id, { pageSize: 10, maxPages: 50, window: 8 }, (items) => {
+      order.push(...items.map((i) => i.id));
+    });
+    expect(order).toEqual(all.map((i) => i.id));
+    expect(summary).toEqual({ pages: 10, items: total, duplicates: 0 });
+  });
+
+  it('fails the listing when the consumer throws', async () => {
+    const { fetchPage } = fakeListing(95);
+    await expect(
+      listPages(fetchPage, (i) => i.id, { pageSize: 10, maxPages: 50, window: 4 }, () => {
+        throw new Error('conversion failed');
+      }),
+    ).rejects.toThrow('conversion failed');
   });
 
   it('rejects nonsensical options', async () => {
