@@ -5,10 +5,9 @@
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { request } from 'undici';
 import type { Config } from '../src/config/load.js';
-import { CphClient } from '../src/cph/client.js';
 import { signRequest } from '../src/cph/signer.js';
 import { validateListEncodeServersResponse } from '../src/cph/validate.js';
-import { startExporter, type RunningExporter } from '../src/exporter.js';
+import { createClient, startExporter, type RunningExporter } from '../src/exporter.js';
 import { silentLogger } from '../src/log/logger.js';
 import { TargetSeriesBuilder } from '../src/metrics/convert.js';
 import { SelfMetrics } from '../src/metrics/self.js';
@@ -69,15 +68,7 @@ async function measure(run: () => Promise<unknown>): Promise<PollMeasurement> {
 function createPoller(config: Readonly<Config>): { poll(): Promise<void>; close(): Promise<void>; store: SnapshotStore } {
   const metrics = new SelfMetrics({ version: 'bench', revision: 'bench' });
   const store = new SnapshotStore(config.targets, { maxStalenessMs: config.poll.maxStalenessMs, withInfo: config.metrics.encodeServerInfo });
-  const client = new CphClient({
-    connectTimeoutMs: config.api.connectTimeoutMs,
-    requestTimeoutMs: config.api.requestTimeoutMs,
-    maxRetries: config.api.maxRetries,
-    maxResponseBytes: config.api.maxResponseBytes,
-    rateLimit: { requestsPerSecond: config.api.requestsPerSecond, burst: config.api.burst },
-    connectionsPerEndpoint: config.poll.concurrency,
-    observer: metrics.observer,
-  });
+  const client = createClient(config, metrics.observer);
   const poller = new Poller({ config, client, credentials, store, metrics, log });
   return {
     poll: () => poller.poll(),

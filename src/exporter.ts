@@ -1,5 +1,5 @@
 import type { Config } from './config/load.js';
-import { CphClient } from './cph/client.js';
+import { type ClientObserver, CphClient } from './cph/client.js';
 import type { Credentials } from './cph/types.js';
 import type { Logger } from './log/logger.js';
 import { SelfMetrics } from './metrics/self.js';
@@ -39,6 +39,20 @@ export interface RunningExporter {
   stop(): Promise<void>;
 }
 
+/** The API client as the configuration describes it. */
+export function createClient(config: Readonly<Config>, observer?: ClientObserver): CphClient {
+  return new CphClient({
+    connectTimeoutMs: config.api.connectTimeoutMs,
+    requestTimeoutMs: config.api.requestTimeoutMs,
+    maxRetries: config.api.maxRetries,
+    maxResponseBytes: config.api.maxResponseBytes,
+    rateLimit: { requestsPerSecond: config.api.requestsPerSecond, burst: config.api.burst },
+    connectionsPerEndpoint: config.poll.concurrency,
+    userAgent: `cph-exporter/${VERSION}`,
+    ...(observer ? { observer } : {}),
+  });
+}
+
 /** Wires client, poller, store, metrics and HTTP server together and starts them. */
 export async function startExporter(options: ExporterOptions): Promise<RunningExporter> {
   const { config, log } = options;
@@ -52,16 +66,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     },
   );
   const store = new SnapshotStore(config.targets, { maxStalenessMs: config.poll.maxStalenessMs, withInfo: config.metrics.encodeServerInfo });
-  const client = new CphClient({
-    connectTimeoutMs: config.api.connectTimeoutMs,
-    requestTimeoutMs: config.api.requestTimeoutMs,
-    maxRetries: config.api.maxRetries,
-    maxResponseBytes: config.api.maxResponseBytes,
-    rateLimit: { requestsPerSecond: config.api.requestsPerSecond, burst: config.api.burst },
-    connectionsPerEndpoint: config.poll.concurrency,
-    userAgent: `cph-exporter/${VERSION}`,
-    observer: metrics.observer,
-  });
+  const client = createClient(config, metrics.observer);
   const poller = new Poller({ config, client, credentials: options.credentials, store, metrics, log, now: options.now });
   const app = createApp({
     store,
