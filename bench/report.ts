@@ -349,7 +349,7 @@ ${table(['run', '/metrics body', 'RSS at start', 'RSS after poll', 'peak RSS', '
 Ratios 200k / 20k (size ratio ${f0(q.sizeRatio)}x): RSS after poll ${x(q.rssRatio)}, RSS above the start-up baseline ${x(q.rssAboveBaselineRatio)},
 RSS after GC ${ratio((m) => m.afterGc.rssMiB)}, warm poll CPU ${x(q.cpuRatio)}, warm poll CPU without GC pauses ${ratio((m) => m.warmPoll.cpuMs - m.warmPoll.gcPauseMs)},
 background compression CPU ${ratio((m) => m.compressCpuMs)}. "then compression CPU" is the CPU the process used after the poll returned until it went idle:
-deflating the new publication off the event loop (each poll starts only once the previous one's is done).
+deflating the new publication off the event loop (in this benchmark, each poll starts only once the previous one's is done).
 `;
 }
 
