@@ -3,8 +3,9 @@ import { CphApiError } from '../cph/errors.js';
 import type { Credentials } from '../cph/types.js';
 
 /**
- * Protects the AK from the gateway's lockout: after more than 5 consecutive failed
- * authentications an AK is locked for 5 minutes for every user of it (NOTES.md §5).
+ * Protects the AK from the gateway's lockout: after 5 consecutive failed authentications an AK
+ * is locked for 5 minutes for every user of it (Huawei's pages say "more than 5"; we take the
+ * stricter reading).
  *
  * Each poll sends exactly one request first (the probe); the others wait for it. If the probe
  * is refused with 401, no further request is sent with those credentials for `backoffMs`,
