@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { CphApiError, type CphErrorCode, parseApiErrorBody } from './errors.js';
+import { CphApiError, type CphErrorCode, isCphApiError, parseApiErrorBody } from './errors.js';
 import { sleep, TokenBucket } from './ratelimit.js';
 import { signRequest } from './signer.js';
 import type { Credentials, ListEncodeServersQuery, ListEncodeServersResponse } from './types.js';
@@ -44,6 +44,12 @@ export interface TargetRef {
 export interface CallOptions {
   credentials: () => Credentials | Promise<Credentials>;
   signal?: AbortSignal | undefined;
+  /**
+   * Told the outcome of every HTTP attempt as soon as it is known: the status of a response,
+   * or undefined when none came (network error, timeout, abort). The poller's auth gate needs
+   * the first answer, not the end of the retry loop.
+   */
+  onAttempt?: ((status: number | undefined) => void) | undefined;
 }
 
 export interface PageResult {
@@ -151,9 +157,10 @@ export class CphClient {
         let delay = backoff / 2 + this.random() * (backoff / 2);
         if (err.retryAfterSeconds !== undefined) {
           const asked = err.retryAfterSeconds * 1000;
+          // The endpoint asked everyone to wait: pause its bucket even when this call gives up.
+          this.bucketFor(url.origin).pause(asked);
           if (asked > MAX_RETRY_AFTER_MS) throw err;
           delay = Math.max(delay, asked);
-          this.bucketFor(url.origin).pause(asked);
         }
         this.options.observer?.retry(operation, reason);
         try {
@@ -173,6 +180,8 @@ export class CphClient {
     call: CallOptions,
   ): Promise<{ json: unknown; requestId: string | undefined }> {
     if (this.closed) throw new CphApiError('CPH_ABORTED', 'client closed');
+    // A call queued behind others may have been aborted meanwhile: then nothing is sent or counted.
+    if (call.signal?.aborted) throw abortError(call.signal, call.signal.reason);
     await this.bucketFor(url.origin).take(call.signal).catch((reason: unknown) => {
       throw abortError(call.signal, reason);
     });
@@ -190,8 +199,10 @@ export class CphClient {
     if (call.signal?.aborted) onOuterAbort();
     else call.signal?.addEventListener('abort', onOuterAbort, { once: true });
 
+    if (call.signal?.aborted) throw abortError(call.signal, call.signal.reason);
     const started = performance.now();
     let code = 'network';
+    let status: number | undefined;
     try {
       const res = await this.poolFor(url.origin).request({
         method: 'GET',
@@ -199,6 +210,7 @@ export class CphClient {
         headers,
         signal: attemptController.signal,
       });
+      status = res.statusCode;
       code = String(res.statusCode);
       const requestId = headerValue(res.headers['x-request-id']);
       const text = await readBounded(res.body, this.options.maxResponseBytes, requestId);
@@ -226,7 +238,10 @@ export class CphClient {
       throw this.httpError(operation, res.statusCode, scrub(text, secrets), requestId, headerValue(res.headers['retry-after']));
     } catch (err) {
       const mapped = toCphError(err, attemptController.signal, call.signal);
-      if (mapped.code === 'CPH_TIMEOUT') code = 'timeout';
+      // Aborted by the caller (deadline, shutdown, a sibling page that failed or ended the listing),
+      // whatever error the abort carries: no network fault happened.
+      if (call.signal?.aborted) code = isCphApiError(call.signal.reason) && call.signal.reason.code === 'CPH_TIMEOUT' ? 'timeout' : 'aborted';
+      else if (mapped.code === 'CPH_TIMEOUT') code = 'timeout';
       else if (mapped.code === 'CPH_ABORTED') code = 'aborted';
       else if (mapped.code === 'CPH_NETWORK') code = 'network';
       throw mapped;
@@ -234,6 +249,7 @@ export class CphClient {
       clearTimeout(timer);
       call.signal?.removeEventListener('abort', onOuterAbort);
       this.options.observer?.request(operation, code, (performance.now() - started) / 1000);
+      call.onAttempt?.(status);
     }
   }
 

@@ -46,6 +46,7 @@ export class TokenBucket {
 
   /** Waits for a token; rejects with the signal's reason if aborted first. */
   async take(signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
     const wait = this.reserve();
     if (wait <= 0) return;
     try {

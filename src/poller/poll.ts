@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { Config, Target } from '../config/load.js';
 import type { PageResult, TargetRef, CallOptions } from '../cph/client.js';
@@ -68,6 +69,8 @@ export class Poller {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new CphApiError('CPH_TIMEOUT', `poll deadline of ${poll.timeoutMs} ms reached`)), poll.timeoutMs);
     const signal = AbortSignal.any([deadline.signal, this.shutdown.signal]);
+    // Every target's listing listens on it; more than 10 targets is normal, not a leak.
+    setMaxListeners(0, signal);
     const started = performance.now();
     try {
       let credentials: Credentials;
@@ -110,9 +113,14 @@ export class Poller {
       const builder = new TargetSeriesBuilder(target, metrics.encodeServerInfo);
       const listing = await listPages<EncodeServer>(
         (offset, pageSize, pageSignal) =>
-          this.gate.run(credentials, () =>
+          this.gate.run(credentials, (observe) =>
             limit(async () => {
-              const page = await this.deps.client.listEncodeServers(ref, { offset, limit: pageSize }, { signal: pageSignal, credentials: () => credentials });
+              this.gate.assertOpen(); // it may have closed while this request waited for a slot
+              const page = await this.deps.client.listEncodeServers(
+                ref,
+                { offset, limit: pageSize },
+                { signal: pageSignal, credentials: () => credentials, onAttempt: observe },
+              );
               return page.response.encode_servers;
             }),
           ),

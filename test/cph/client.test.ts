@@ -251,6 +251,34 @@ describe('CphClient', () => {
     expect(err.message).not.toContain(creds.secretKey);
   });
 
+  it('sends and counts nothing for a call whose signal is already aborted (it waited in a queue)', async () => {
+    const controller = new AbortController();
+    controller.abort(new CphApiError('CPH_ABORTED', 'beyond the end of the listing'));
+    const err = await failure(list(newClient(), {}, controller.signal));
+    expect(err.code).toBe('CPH_ABORTED');
+    expect(received).toHaveLength(0);
+    expect(events).toEqual([]);
+  });
+
+  it('counts a request aborted by its caller as aborted, whatever error the abort carries', async () => {
+    replies = ['hang'];
+    const controller = new AbortController();
+    const attempts: Array<number | undefined> = [];
+    setTimeout(() => controller.abort(new CphApiError('CPH_SERVER', 'a sibling page failed', { status: 500 })), 50);
+    const c = newClient({ requestTimeoutMs: 5000 });
+    await failure(c.listEncodeServers({ endpoint: base, projectId: PROJECT }, {}, { credentials: () => CREDS, signal: controller.signal, onAttempt: (s) => attempts.push(s) }));
+    expect(events).toEqual(['request:aborted']);
+    expect(attempts).toEqual([undefined]);
+  });
+
+  it('tells onAttempt the status of every attempt as it happens', async () => {
+    replies = [{ status: 503, body: '{}' }];
+    const attempts: Array<number | undefined> = [];
+    const c = newClient();
+    await c.listEncodeServers({ endpoint: base, projectId: PROJECT }, {}, { credentials: () => CREDS, onAttempt: (s) => attempts.push(s) });
+    expect(attempts).toEqual([503, 200]);
+  });
+
   it('never puts the secret key in an error', async () => {
     replies = [{ status: 401, body: JSON.stringify({ error_code: 'APIGW.0301', error_msg: 'verify aksk signature fail' }) }];
     const err = await failure(list(newClient()));
