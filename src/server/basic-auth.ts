@@ -6,14 +6,29 @@ import type { RequestHandler } from 'express';
 const DUMMY_HASH = '$2b$10$NzLhDQOGnIwJc0xYbVn06.H2BUnPbu.H8.QPHzuzxx9UFqjynkWcK';
 
 /**
+ * bcrypt comparisons allowed at a time. One costs 70-85 ms of CPU at cost 10 (pure JavaScript, on
+ * the event loop), so without a bound a dozen bad requests a second would starve polls and scrapes.
+ * Requests beyond this are refused at once, like any other failure.
+ */
+const MAX_CONCURRENT_COMPARES = 2;
+/** How long a failed (user, password) digest is refused without bcrypt, and how many are kept. */
+const FAILED_TTL_MS = 10_000;
+const FAILED_MAX = 1024;
+
+/**
  * HTTP basic auth against bcrypt hashes, as in the exporter-toolkit web config.
  *
  * bcrypt is slow on purpose, so verified (user, password) pairs are remembered by a SHA-256
  * digest (the exporter-toolkit does the same): a scrape every few seconds costs one hash, not
- * one bcrypt. Failures are never cached and answer 401 with no detail.
+ * one bcrypt. Failed digests are remembered for a few seconds, so a repeated wrong password costs no
+ * bcrypt either, and at most MAX_CONCURRENT_COMPARES comparisons run at a time: a request that would
+ * need one more is refused at once. Every failure answers 401 with no detail.
  */
 export class BasicAuth {
   private readonly verified = new Map<string, string>();
+  /** Hex digests of recently failed (user, password) pairs, to when they expire (in insertion order). */
+  private readonly failed = new Map<string, number>();
+  private comparing = 0;
   /**
    * What an unknown user's password is compared against: the costliest configured hash, so that
    * a wrong user name takes as long as a wrong password (a fixed cost-10 hash would answer faster
@@ -24,6 +39,7 @@ export class BasicAuth {
   constructor(
     private readonly users: Readonly<Record<string, string>>,
     private readonly realm = 'cph-exporter',
+    private readonly now: () => number = () => performance.now(),
   ) {
     let costliest = DUMMY_HASH;
     for (const h of Object.values(users)) if (roundsOf(h) > roundsOf(costliest)) costliest = h;
@@ -40,12 +56,33 @@ export class BasicAuth {
       const a = Buffer.from(known, 'hex');
       if (a.length === digest.length && timingSafeEqual(a, digest)) return true;
     }
-    const ok = await bcrypt.compare(creds.password, hash ?? this.unknownUserHash);
+    const hex = digest.toString('hex');
+    if ((this.failed.get(hex) ?? -Infinity) > this.now()) return false;
+    if (this.comparing >= MAX_CONCURRENT_COMPARES) return false;
+    this.comparing++;
+    let ok: boolean;
+    try {
+      ok = await bcrypt.compare(creds.password, hash ?? this.unknownUserHash);
+    } finally {
+      this.comparing--;
+    }
     if (ok && hash !== undefined) {
-      this.verified.set(creds.user, digest.toString('hex'));
+      this.verified.set(creds.user, hex);
       return true;
     }
+    this.rememberFailure(hex);
     return false;
+  }
+
+  private rememberFailure(hex: string): void {
+    const now = this.now();
+    // Entries expire in insertion order: drop the expired ones (and the oldest beyond the cap) from the front.
+    for (const [key, expires] of this.failed) {
+      if (expires > now && this.failed.size < FAILED_MAX) break;
+      this.failed.delete(key);
+    }
+    this.failed.delete(hex);
+    this.failed.set(hex, now + FAILED_TTL_MS);
   }
 
   /** Refuses every request without valid credentials (app.ts mounts the probes before it). */

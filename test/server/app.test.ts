@@ -1,6 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import bcrypt from 'bcryptjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SelfMetrics } from '../../src/metrics/self.js';
 import { createApp, wantsOpenMetrics } from '../../src/server/app.js';
 import { BasicAuth } from '../../src/server/basic-auth.js';
@@ -124,5 +124,83 @@ describe('basic auth', () => {
     store.ready = true;
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+  });
+});
+
+describe('basic auth under a flood of wrong passwords', () => {
+  const HASH = bcrypt.hashSync('right', 4);
+  const header = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  /** bcrypt.compare held open until the test answers it, so the comparisons in flight can be counted. */
+  function holdCompares(): { answer: (ok: boolean) => void; calls: () => number } {
+    const pending: Array<(ok: boolean) => void> = [];
+    const spy = vi.spyOn(bcrypt, 'compare').mockImplementation((() => new Promise<boolean>((resolve) => pending.push(resolve))) as typeof bcrypt.compare);
+    return { answer: (ok) => pending.shift()?.(ok), calls: () => spy.mock.calls.length };
+  }
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('runs at most 2 bcrypt comparisons at a time and refuses the rest at once, whoever they claim to be', async () => {
+    const auth = new BasicAuth({ prometheus: HASH });
+    const compare = holdCompares();
+    const first = [auth.check(header('prometheus', 'a')), auth.check(header('nobody', 'b'))];
+    // Both slots taken: further attempts, known user or not, are refused without a comparison.
+    const refused = [auth.check(header('prometheus', 'c')), auth.check(header('admin', 'd'))];
+    expect(compare.calls()).toBe(2);
+    expect(await Promise.all(refused)).toEqual([false, false]);
+    compare.answer(false);
+    compare.answer(false);
+    expect(await Promise.all(first)).toEqual([false, false]);
+    // The slots are free again.
+    const next = auth.check(header('prometheus', 'right'));
+    expect(compare.calls()).toBe(3);
+    compare.answer(true);
+    expect(await next).toBe(true);
+  });
+
+  it('a busy server still lets in credentials it has already verified', async () => {
+    const auth = new BasicAuth({ prometheus: HASH });
+    expect(await auth.check(header('prometheus', 'right'))).toBe(true);
+    const compare = holdCompares();
+    const flood = [auth.check(header('prometheus', 'x')), auth.check(header('prometheus', 'y'))];
+    expect(await auth.check(header('prometheus', 'right'))).toBe(true);
+    compare.answer(false);
+    compare.answer(false);
+    await Promise.all(flood);
+  });
+
+  it('a wrong password repeated within seconds costs no bcrypt; after that it is compared again', async () => {
+    let now = 0;
+    const auth = new BasicAuth({ prometheus: HASH }, 'cph-exporter', () => now);
+    const compare = vi.spyOn(bcrypt, 'compare');
+    expect(await auth.check(header('prometheus', 'wrong'))).toBe(false);
+    expect(await auth.check(header('prometheus', 'wrong'))).toBe(false);
+    expect(await auth.check(header('nobody', 'wrong'))).toBe(false);
+    expect(await auth.check(header('nobody', 'wrong'))).toBe(false);
+    expect(compare).toHaveBeenCalledTimes(2);
+    expect(await auth.check(header('prometheus', 'right'))).toBe(true); // another password is compared as usual
+    now += 60_000;
+    expect(await auth.check(header('prometheus', 'wrong'))).toBe(false);
+    expect(compare).toHaveBeenCalledTimes(4);
+  });
+
+  it('refuses the overflow over HTTP with the same bare 401 as any other failure', async () => {
+    const server = await serve({ basicAuth: new BasicAuth({ prometheus: HASH }) });
+    try {
+      const compare = holdCompares();
+      const held = [1, 2].map((i) => fetch(`${server.url}/metrics`, { headers: { Authorization: header('prometheus', `held${i}`) } }));
+      await vi.waitFor(() => expect(compare.calls()).toBe(2));
+      const third = { headers: { Authorization: header('prometheus', 'third') }, signal: AbortSignal.timeout(2000) };
+      const res = await fetch(`${server.url}/metrics`, third); // answered at once, not held like the first two
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Basic realm="cph-exporter", charset="UTF-8"');
+      expect(await res.text()).toBe('unauthorized\n');
+      compare.answer(false);
+      compare.answer(false);
+      for (const r of await Promise.all(held)) expect(r.status).toBe(401);
+      expect(compare.calls()).toBe(2);
+    } finally {
+      await server.close();
+    }
   });
 });
