@@ -115,9 +115,11 @@ export function createApp(deps: AppDeps): Express {
     res.set('Cache-Control', 'no-store');
     res.set('Vary', 'Accept, Accept-Encoding');
     if (prepared.length + selfBytes.length >= GZIP_MIN_BYTES && acceptsGzip(req.headers['accept-encoding'])) {
-      res.set('Content-Encoding', 'gzip');
       self.gzip ??= prepared.gzip.then((open) => closeGzip(open, selfBytes));
-      sendChunks(res, await self.gzip);
+      const body = await self.gzip;
+      // Only now: if compressing failed, the 500 goes out as plain text, not under a gzip header.
+      res.set('Content-Encoding', 'gzip');
+      sendChunks(res, body);
       return;
     }
     sendChunks(res, [...prepared.chunks, selfBytes]);

@@ -79,6 +79,32 @@ describe('routes', () => {
     expect(gunzipSync(gz.body).toString()).toBe(text); // the same exposition, compressed
   });
 
+  it('a failed compression answers a plain 500, without a gzip Content-Encoding', async () => {
+    const text = `# HELP cph_encode_servers x.\n# TYPE cph_encode_servers gauge\n${'cph_encode_servers{project_id="p"} 3\n'.repeat(100)}`;
+    const gzip = Promise.reject(new Error('deflate failed'));
+    gzip.catch(() => undefined);
+    const broken = {
+      resources: { generation: 1, text, prepared: { chunks: [Buffer.from(text)], length: Buffer.byteLength(text), gzip } },
+      isReady: () => true,
+    };
+    const metrics = new SelfMetrics({ version: '1.2.3', revision: 'abc' }, { processMetrics: false });
+    const failing = await listen(createApp({ store: broken, metrics, version: '1.2.3' }), { host: '127.0.0.1', port: 0 });
+    try {
+      const http = await import('node:http');
+      const res = await new Promise<{ status?: number; encoding?: string; body: string }>((resolve, reject) => {
+        http.get(`${failing.url}/metrics`, { headers: { 'Accept-Encoding': 'gzip' } }, (r) => {
+          let body = '';
+          r.setEncoding('utf8');
+          r.on('data', (c: string) => (body += c));
+          r.on('end', () => resolve({ status: r.statusCode, encoding: r.headers['content-encoding'], body }));
+        }).on('error', reject);
+      });
+      expect(res).toEqual({ status: 500, encoding: undefined, body: 'internal error\n' });
+    } finally {
+      await failing.close();
+    }
+  });
+
   it.each([
     ['application/openmetrics-text; version=1.0.0', true],
     ['application/openmetrics-text;q=0', false],
