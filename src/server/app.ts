@@ -58,6 +58,9 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('query parser', false);
+  // Only the exact paths: /METRICS and /metrics/ are unknown paths (404), like any other.
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
 
   if (deps.headers) {
     const headers = deps.headers;

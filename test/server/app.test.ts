@@ -79,6 +79,24 @@ describe('routes', () => {
     expect(gunzipSync(gz.body).toString()).toBe(text); // the same exposition, compressed
   });
 
+  it('answers only the exact paths: another case or a trailing slash is 404; other methods on the four paths are 405', async () => {
+    for (const path of ['/METRICS', '/Metrics', '/metrics/', '/HEALTHZ', '/healthz/', '/readyz/', '/READYZ']) {
+      const res = await fetch(`${server.url}${path}`);
+      expect(res.status, path).toBe(404);
+      expect(await res.text()).toBe('not found\n');
+      expect((await fetch(`${server.url}${path}`, { method: 'POST' })).status, `POST ${path}`).toBe(404);
+    }
+    for (const path of ['/', '/metrics', '/healthz', '/readyz']) {
+      for (const method of ['POST', 'PUT', 'DELETE', 'OPTIONS']) {
+        const res = await fetch(`${server.url}${path}`, { method });
+        expect(res.status, `${method} ${path}`).toBe(405);
+        expect(res.headers.get('allow')).toBe('GET, HEAD');
+      }
+      expect((await fetch(`${server.url}${path}`, { method: 'HEAD' })).status, `HEAD ${path}`).not.toBe(405);
+    }
+    expect((await fetch(`${server.url}/metrics?x=1`)).status).toBe(200);
+  });
+
   it('a failed compression answers a plain 500, without a gzip Content-Encoding', async () => {
     const text = `# HELP cph_encode_servers x.\n# TYPE cph_encode_servers gauge\n${'cph_encode_servers{project_id="p"} 3\n'.repeat(100)}`;
     const gzip = Promise.reject(new Error('deflate failed'));
