@@ -13,6 +13,13 @@ export interface PagingOptions {
    * not `window` of them (the gateway locks an AK after 5 consecutive failures).
    */
   firstPageAlone?: boolean | undefined;
+  /**
+   * Pages the previous complete listing had. Requests stay within that many pages until the last
+   * of them comes back full (the listing grew), then the horizon doubles. A stable listing then
+   * costs no request beyond its end, where a plain window would send up to `window - 1` of them
+   * per listing: for many small targets that would multiply the load on the API.
+   */
+  expectedPages?: number | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -65,6 +72,8 @@ export function listPages<T>(
     let consumed = 0;
     let duplicates = 0;
     let firstShort = Number.POSITIVE_INFINITY;
+    /** The last page index that may be requested for now. */
+    let horizon = options.expectedPages !== undefined && options.expectedPages >= 1 ? options.expectedPages - 1 : Number.POSITIVE_INFINITY;
     let inFlight = 0;
     let failure: unknown;
     /** The caller's abort reason (the poll deadline, or shutdown), once it came. */
@@ -125,7 +134,7 @@ export function listPages<T>(
 
     const launch = (): void => {
       const width = options.firstPageAlone && consumed === 0 ? 1 : window;
-      while (failure === undefined && aborted === undefined && inFlight < width && next <= firstShort && next < maxPages) {
+      while (failure === undefined && aborted === undefined && inFlight < width && next <= Math.min(firstShort, horizon) && next < maxPages) {
         start(next++);
       }
       settle();
@@ -145,6 +154,8 @@ export function listPages<T>(
               abortAll(new CphApiError('CPH_ABORTED', 'beyond the end of the listing'), page + 1);
               for (const p of waiting.keys()) if (p > page) waiting.delete(p);
             }
+            // The listing is longer than last time: look further, twice as far.
+            if (items.length === pageSize && page >= horizon) horizon = 2 * page + 1;
             waiting.set(page, items);
             consumeInOrder();
           }

@@ -37,6 +37,8 @@ export class Poller {
   private readonly shutdown = new AbortController();
   private readonly gate: AuthGate;
   private readonly now: () => number;
+  /** Pages of each target's last complete listing: how far the next listing looks ahead. */
+  private readonly lastPages = new Map<string, number>();
 
   constructor(private readonly deps: PollerDeps) {
     this.now = deps.now ?? Date.now;
@@ -125,12 +127,20 @@ export class Poller {
             }),
           ),
         (s) => s.encode_server_id,
-        { pageSize: poll.pageSize, maxPages: poll.maxPages, window: poll.concurrency, firstPageAlone: true, signal },
+        {
+          pageSize: poll.pageSize,
+          maxPages: poll.maxPages,
+          window: poll.concurrency,
+          firstPageAlone: true,
+          expectedPages: this.lastPages.get(targetKey(target)),
+          signal,
+        },
         (items) => builder.add(items),
       );
       if (listing.duplicates > 0) {
         this.deps.log.info({ project_id: target.projectId, region: target.region, duplicates: listing.duplicates }, 'listing shifted between pages; duplicates dropped');
       }
+      this.lastPages.set(targetKey(target), listing.pages);
       return { kind: 'ok', series: builder.finish(), durationSeconds: (performance.now() - started) / 1000, pages: listing.pages, duplicates: listing.duplicates };
     } catch (err) {
       const reason = failureReasonOf(err);

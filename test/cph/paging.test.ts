@@ -132,6 +132,23 @@ describe('listAllPages', () => {
     ).rejects.toThrow('conversion failed');
   });
 
+  it('stays within the previous listing\'s pages while the listing has not grown', async () => {
+    // 95 items = 10 pages of 10, the last one short: with 10 expected pages, not one request beyond.
+    const { fetchPage, stats } = fakeListing(95);
+    const listing = await listAllPages(fetchPage, (i) => i.id, { pageSize: 10, maxPages: 50, window: 8, expectedPages: 10 });
+    expect(listing.items).toHaveLength(95);
+    expect(stats.requests).toHaveLength(10);
+    expect(stats.maxInFlight).toBe(8);
+  });
+
+  it('looks further when the listing grew past the expected pages', async () => {
+    const { fetchPage, stats } = fakeListing(405);
+    const listing = await listAllPages(fetchPage, (i) => i.id, { pageSize: 10, maxPages: 100, window: 8, expectedPages: 10 });
+    expect(listing.items).toHaveLength(405);
+    expect(listing.pages).toBe(41);
+    expect(stats.requests.length).toBeLessThanOrEqual(41 + 7);
+  });
+
   it('rejects nonsensical options', async () => {
     const { fetchPage } = fakeListing(1);
     await expect(listAllPages(fetchPage, (i) => i.id, { pageSize: 0, maxPages: 1, window: 1 })).rejects.toThrow(RangeError);

@@ -71,4 +71,18 @@ describe('target isolation', () => {
     expect(warnings).not.toContain('MaxListenersExceededWarning');
     for (const s of samplesOf(await scrape(exporter.url), 'cph_up')) expect(s.value).toBe(1);
   });
+
+  it('a steady fleet of many small targets costs no request beyond each listing from the second poll on', async () => {
+    const targets = Array.from({ length: 30 }, (_, i) => `f30000000000000000000000000000${String(i).padStart(2, '0')}`);
+    sim = await startSimulator({ seed: 4, projects: Object.fromEntries(targets.map((p) => [p, { encodeServers: 150, cloudPhoneServers: 5 }])) });
+    exporter = await startTestExporter(sim, targets.map((projectId) => ({ projectId })), { api: { requests_per_second: 200, burst: 1000 } });
+    const first = sim.stats.totalRequests;
+    // The simulator may still answer the first poll's aborted look-ahead requests: let a poll pass.
+    await exporter.poll();
+    sim.resetStats();
+    await exporter.poll();
+    // 150 servers = a full page and a short one: exactly 2 requests per target.
+    expect(sim.stats.totalRequests).toBe(2 * targets.length);
+    console.info(`30 targets x 150 servers: ${first} requests on the first poll, ${sim.stats.totalRequests} per poll once the listings are known`);
+  });
 });
