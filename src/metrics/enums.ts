@@ -32,10 +32,6 @@ export function statusLabel(status: number): string {
   return STATUS_LABELS[status] ?? 'unknown';
 }
 
-/** Every `status` label value, for documentation and dashboards. */
-export const STATUS_VALUES = ['running', 'abnormal', 'restarting', 'creating', 'unknown'] as const;
-export const TYPE_VALUES = ['server', 'container', 'unknown'] as const;
-
 /** Port types the API documents; any other string is a user-defined port, reported as `custom`. */
 export const KNOWN_PORT_TYPES: ReadonlySet<string> = new Set(['adb', 'vnc', 'cph_app_server', 'cph_h5_server']);
 

@@ -27,10 +27,3 @@ export function labelSet(names: readonly string[], values: readonly string[]): s
   }
   return `${out}}`;
 }
-
-export function formatValue(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Number.POSITIVE_INFINITY) return '+Inf';
-  if (v === Number.NEGATIVE_INFINITY) return '-Inf';
-  return String(v);
-}

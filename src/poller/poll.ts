@@ -141,7 +141,9 @@ export class Poller {
         this.deps.log.info({ project_id: target.projectId, region: target.region, duplicates: listing.duplicates }, 'listing shifted between pages; duplicates dropped');
       }
       this.lastPages.set(targetKey(target), listing.pages);
-      return { kind: 'ok', series: builder.finish(), durationSeconds: (performance.now() - started) / 1000, pages: listing.pages, duplicates: listing.duplicates };
+      const series = builder.finish();
+      this.deps.log.debug({ project_id: target.projectId, region: target.region, encode_servers: series.count, pages: listing.pages }, 'target listed');
+      return { kind: 'ok', series, durationSeconds: (performance.now() - started) / 1000, pages: listing.pages, duplicates: listing.duplicates };
     } catch (err) {
       const reason = failureReasonOf(err);
       let authBackoffUntilMs: number | undefined;
