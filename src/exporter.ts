@@ -92,9 +92,16 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     firstPoll,
     stop: () => {
       stopping ??= (async () => {
-        await schedule?.stop();
-        await poller.stop();
-        await Promise.all([server.close(), client.close()]);
+        // Each step runs even if the one before it failed: an open server or client keeps the process alive.
+        try {
+          await schedule?.stop();
+        } finally {
+          try {
+            await poller.stop();
+          } finally {
+            await Promise.all([server.close(), client.close()]);
+          }
+        }
       })();
       return stopping;
     },
