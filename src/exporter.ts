@@ -80,7 +80,14 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
 
   const firstPoll = poller.poll();
   let schedule: Schedule | undefined;
-  if (options.schedule !== false) schedule = startSchedule(config.poll.schedule, () => poller.poll());
+  let stopped = false;
+  if (options.schedule !== false) {
+    // Only once the first poll has settled: a tick during it would just be skipped, counted and warned about.
+    const startTicking = (): void => {
+      if (!stopped) schedule = startSchedule(config.poll.schedule, () => poller.poll());
+    };
+    void firstPoll.then(startTicking, startTicking);
+  }
 
   let stopping: Promise<void> | undefined;
   return {
@@ -91,6 +98,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     poll: () => poller.poll(),
     firstPoll,
     stop: () => {
+      stopped = true;
       stopping ??= (async () => {
         // Each step runs even if the one before it failed: an open server or client keeps the process alive.
         try {

@@ -80,3 +80,25 @@ describe('stop()', () => {
     expect(running.server.server.listening).toBe(false);
   });
 });
+
+describe('the poll schedule', () => {
+  it('starts only once the first poll has settled, so no tick lands in it', async () => {
+    sim.faults.set({ kind: 'hang' }); // the first poll's request gets no answer until the faults change
+    const running = await start();
+    await vi.waitFor(() => expect(sim.stats.project(P1).inFlight).toBe(1)); // the first poll is under way
+    expect(startSchedule).not.toHaveBeenCalled();
+    sim.faults.clear();
+    await running.firstPoll;
+    expect(startSchedule).toHaveBeenCalledTimes(1);
+  });
+
+  it('never starts when the exporter is stopped during the first poll', async () => {
+    sim.faults.set({ kind: 'hang' });
+    const running = await start();
+    await vi.waitFor(() => expect(sim.stats.project(P1).inFlight).toBe(1)); // the first poll is under way
+    await running.stop();
+    await running.firstPoll;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(startSchedule).not.toHaveBeenCalled();
+  });
+});
