@@ -78,6 +78,8 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
   const server = await listen(app, options.listen, options.web);
   log.info({ url: server.url, targets: config.targets.length, schedule: config.poll.schedule, version: VERSION }, 'cph-exporter listening');
 
+  if (config.targets.length === 0) log.warn(options.shard ? { shard: options.shard } : {}, 'no targets to poll');
+
   const firstPoll = poller.poll();
   let schedule: Schedule | undefined;
   let stopped = false;

@@ -3,6 +3,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { CphClient } from '../../src/cph/client.js';
 import { type RunningExporter, startExporter } from '../../src/exporter.js';
 import { type Logger, silentLogger } from '../../src/log/logger.js';
+import { captureLogger } from '../helpers/clocked-exporter.js';
 import { Poller } from '../../src/poller/poll.js';
 import { startSchedule } from '../../src/poller/schedule.js';
 import type { Simulator } from '../../src/simulator/server.js';
@@ -100,5 +101,28 @@ describe('the poll schedule', () => {
     await running.firstPoll;
     await new Promise((resolve) => setImmediate(resolve));
     expect(startSchedule).not.toHaveBeenCalled();
+  });
+});
+
+describe('an empty share of the targets', () => {
+  const warnings = (lines: string[]) =>
+    lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['msg'] === 'no targets to poll');
+
+  it('is logged as a warning naming the shard', async () => {
+    const { log, lines } = captureLogger();
+    await (await start({ targets: 0, shard: { index: 2, count: 5 }, log })).firstPoll;
+    expect(warnings(lines)).toEqual([expect.objectContaining({ level: 'warn', shard: { index: 2, count: 5 } })]);
+  });
+
+  it('is logged without a shard when the exporter is not sharded, and not at all with targets', async () => {
+    const empty = captureLogger();
+    await (await start({ targets: 0, log: empty.log })).firstPoll;
+    expect(warnings(empty.lines)).toEqual([expect.objectContaining({ level: 'warn' })]);
+    expect(warnings(empty.lines)[0]).not.toHaveProperty('shard');
+    await exporter?.stop();
+
+    const some = captureLogger();
+    await (await start({ log: some.log })).firstPoll;
+    expect(warnings(some.lines)).toEqual([]);
   });
 });
