@@ -21,6 +21,17 @@ const CONFIG_KEY: Record<Field, string> = {
   securityToken: 'credentials.security_token_file',
 };
 
+/**
+ * Values the request signer (src/cph/signer.ts) throws on, so that no request could ever be sent:
+ * an access key with whitespace, "," or "=" (it would break the Authorization header), a security
+ * token with anything but printable ASCII, space and tab (it goes into the X-Security-Token header).
+ * The signer takes any non-empty secret key: it is only an HMAC key, never sent.
+ */
+const UNUSABLE: Partial<Record<Field, { pattern: RegExp; problem: string }>> = {
+  accessKey: { pattern: /[\s,=]/, problem: 'the access key contains whitespace, "," or "="' },
+  securityToken: { pattern: /[^\t\x20-\x7e]/, problem: 'the security token contains a line break or another character that is not printable ASCII' },
+};
+
 interface CachedFile {
   stamp: string;
   value: string;
@@ -49,6 +60,8 @@ export class CredentialSource {
         if (field !== 'securityToken' && !value) {
           problems.push(`${CONFIG_KEY[field]}: not set, and the environment variable ${CREDENTIAL_ENV[field]} is empty`);
         }
+        const unusable = this.unusable(field, value);
+        if (unusable) problems.push(unusable);
       } catch (err) {
         problems.push((err as Error).message);
       }
@@ -58,19 +71,33 @@ export class CredentialSource {
 
   /**
    * Current credentials. A file that cannot be read right now (mid-rotation) falls back to the
-   * last credentials that could be read; with none, it throws.
+   * last credentials that could be read; with none, it throws. A value the signer cannot use
+   * throws as `check()` words it, without falling back: the key in place now is unusable.
    */
   get(): Credentials {
+    let current: Credentials;
     try {
       const accessKey = this.read('accessKey');
       const secretKey = this.read('secretKey');
       const securityToken = this.read('securityToken');
       if (!accessKey || !secretKey) throw new Error('credentials are not set');
-      this.lastGood = { accessKey, secretKey, ...(securityToken ? { securityToken } : {}) };
+      current = { accessKey, secretKey, ...(securityToken ? { securityToken } : {}) };
     } catch (err) {
       if (!this.lastGood) throw err;
+      return this.lastGood;
     }
-    return this.lastGood as Credentials;
+    const unusable = this.unusable('accessKey', current.accessKey) ?? this.unusable('securityToken', current.securityToken);
+    if (unusable) throw new Error(unusable);
+    this.lastGood = current;
+    return current;
+  }
+
+  /** Why the signer would refuse this value, naming where it came from (never the value); undefined if it is usable. */
+  private unusable(field: Field, value: string | undefined): string | undefined {
+    const rule = UNUSABLE[field];
+    if (value === undefined || !rule?.pattern.test(value)) return undefined;
+    const from = this.files[FILE_KEY[field]] === undefined ? CREDENTIAL_ENV[field] : CONFIG_KEY[field];
+    return `${from}: ${rule.problem}`;
   }
 
   private read(field: Field): string | undefined {
