@@ -79,7 +79,11 @@ export class Poller {
       try {
         credentials = this.deps.credentials.get();
       } catch (err) {
-        this.deps.log.error({ err: (err as Error).message }, 'no usable credentials; skipping poll');
+        // A secret file rotated to something unusable: every target fails for want of a key, visibly.
+        const message = (err as Error).message;
+        this.deps.log.error({ err: message }, 'no usable credentials; no target polled');
+        const failed: TargetOutcome = { kind: 'failed', reason: 'auth', message, durationSeconds: 0 };
+        this.publish(new Map(this.deps.config.targets.map((t) => [targetKey(t), failed])));
         return;
       }
       // A rotated key may be accepted where the old one was refused (401, or 403 for a project): try again now.

@@ -86,3 +86,23 @@ describe('target isolation', () => {
     console.info(`30 targets x 150 servers: ${first} requests on the first poll, ${sim.stats.totalRequests} per poll once the listings are known`);
   });
 });
+
+describe('credentials that cannot be read', () => {
+  it('fail every target with reason auth instead of skipping the poll silently', async () => {
+    sim = await startSimulator({ seed: 5, projects: { [A]: { encodeServers: 10, cloudPhoneServers: 1 } } });
+    let broken = false;
+    exporter = await startTestExporter(sim, [{ projectId: A }], {}, {
+      get: () => {
+        if (broken) throw new Error('credentials.secret_key_file: cannot read secret file /run/secrets/sk (ENOENT)');
+        return DEMO_CREDENTIALS;
+      },
+    });
+    broken = true;
+    sim.resetStats();
+    await exporter.poll();
+    const text = await scrape(exporter.url);
+    expect(upOf(text, A)).toBe(0);
+    expect(samplesOf(text, 'cph_poll_error')[0]?.labels['reason']).toBe('auth');
+    expect(sim.stats.totalRequests).toBe(0);
+  });
+});
