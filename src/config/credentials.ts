@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { ACCESS_KEY_FORBIDDEN, HEADER_VALUE } from '../cph/signer.js';
 import type { Credentials } from '../cph/types.js';
 import type { Config } from './load.js';
 
@@ -27,9 +28,9 @@ const CONFIG_KEY: Record<Field, string> = {
  * token with anything but printable ASCII, space and tab (it goes into the X-Security-Token header).
  * The signer takes any non-empty secret key: it is only an HMAC key, never sent.
  */
-const UNUSABLE: Partial<Record<Field, { pattern: RegExp; problem: string }>> = {
-  accessKey: { pattern: /[\s,=]/, problem: 'the access key contains whitespace, "," or "="' },
-  securityToken: { pattern: /[^\t\x20-\x7e]/, problem: 'the security token contains a line break or another character that is not printable ASCII' },
+const UNUSABLE: Partial<Record<Field, { unusable: (value: string) => boolean; problem: string }>> = {
+  accessKey: { unusable: (v) => ACCESS_KEY_FORBIDDEN.test(v), problem: 'the access key contains whitespace, "," or "="' },
+  securityToken: { unusable: (v) => !HEADER_VALUE.test(v), problem: 'the security token contains a line break or another character that is not printable ASCII' },
 };
 
 interface CachedFile {
@@ -95,7 +96,7 @@ export class CredentialSource {
   /** Why the signer would refuse this value, naming where it came from (never the value); undefined if it is usable. */
   private unusable(field: Field, value: string | undefined): string | undefined {
     const rule = UNUSABLE[field];
-    if (value === undefined || !rule?.pattern.test(value)) return undefined;
+    if (value === undefined || !rule?.unusable(value)) return undefined;
     const from = this.files[FILE_KEY[field]] === undefined ? CREDENTIAL_ENV[field] : CONFIG_KEY[field];
     return `${from}: ${rule.problem}`;
   }

@@ -26,7 +26,10 @@ const RESERVED_HEADERS = new Set(['host', 'authorization', 'x-sdk-date', 'x-secu
 /** RFC 7230 token: what a header name may consist of. */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Visible ASCII, space and tab. Anything else would be sent differently from how it is hashed (Node reads header bytes as latin1). */
-const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+/** Characters a header value may hold: printable ASCII, space and tab (a security token travels in one). */
+export const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+/** What an access key may not contain: it stands unquoted in the Authorization header. */
+export const ACCESS_KEY_FORBIDDEN = /[\s,=]/;
 const SDK_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
 /**
@@ -223,7 +226,7 @@ export function authorizationHeader(accessKey: string, signedHeaders: string, si
 }
 
 function checkCredentials(credentials: Credentials): void {
-  if (typeof credentials.accessKey !== 'string' || !/^[^\s,=]+$/.test(credentials.accessKey)) {
+  if (typeof credentials.accessKey !== 'string' || credentials.accessKey === '' || ACCESS_KEY_FORBIDDEN.test(credentials.accessKey)) {
     throw new TypeError('signRequest: access key is empty or contains whitespace, "," or "="');
   }
   if (typeof credentials.secretKey !== 'string' || credentials.secretKey.length === 0) {

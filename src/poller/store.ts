@@ -27,11 +27,8 @@ export interface PublishedResources {
   /** Increases with every publication. */
   readonly generation: number;
   readonly text: string;
-  /**
-   * The exposition as scrapes send it, plain and gzip, prepared once per publication (the store
-   * always sets it). A stand-in that only has `text` is prepared on each scrape.
-   */
-  readonly prepared?: PreparedExposition;
+  /** The exposition as scrapes send it, plain and gzip, prepared once per publication. */
+  readonly prepared: PreparedExposition;
 }
 
 /** A publication; its text is decoded from the chunks on demand, so the store keeps the bytes only. */

@@ -1,6 +1,6 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, toOpenMetrics } from '../metrics/openmetrics.js';
-import { closeGzip, prepareExposition } from '../metrics/prepared.js';
+import { closeGzip } from '../metrics/prepared.js';
 import type { SelfMetrics } from '../metrics/self.js';
 import type { PublishedResources, SnapshotStore } from '../poller/store.js';
 import type { BasicAuth } from './basic-auth.js';
@@ -112,7 +112,7 @@ export function createApp(deps: AppDeps): Express {
     const openMetrics = wantsOpenMetrics(req.headers.accept);
     const resources = deps.store.resources;
     const self = selfPart(resources, openMetrics);
-    const prepared = resources.prepared ?? prepareExposition([Buffer.from(resources.text)]);
+    const { prepared } = resources;
     const selfBytes = await self.bytes;
     res.set('Content-Type', openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE);
     res.set('Cache-Control', 'no-store');

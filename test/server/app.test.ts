@@ -1,6 +1,7 @@
 import { gunzipSync } from 'node:zlib';
 import bcrypt from 'bcryptjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { prepareExposition } from '../../src/metrics/prepared.js';
 import { SelfMetrics } from '../../src/metrics/self.js';
 import { createApp, wantsOpenMetrics } from '../../src/server/app.js';
 import { BasicAuth } from '../../src/server/basic-auth.js';
@@ -11,7 +12,7 @@ import { listen, parseListenAddress, type RunningServer } from '../../src/server
 const store = { ready: false, text: '# HELP cph_encode_servers x.\n# TYPE cph_encode_servers gauge\ncph_encode_servers{project_id="p"} 3\n' };
 const storeView = {
   get resources() {
-    return { generation: 1, text: store.text };
+    return { generation: 1, text: store.text, prepared: prepareExposition([Buffer.from(store.text)]) };
   },
   isReady: () => store.ready,
 };
