@@ -6,9 +6,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../main.js';
+import { DEFAULT_LISTEN_ADDRESS, main } from '../main.js';
+import { parseListenAddress } from '../server/listen.js';
 import { DEMO_ACCESS_KEY, DEMO_SECRET_KEY } from '../simulator/demo-credentials.js';
 import { createSimulator } from '../simulator/server.js';
+import { demoPrometheusConfig, prometheusCommand, scrapeTarget } from './prometheus.js';
 
 const PROJECTS = {
   d0000000000000000000000000000001: { encodeServers: 300, cloudPhoneServers: 30, region: 'cn-north-4' },
@@ -55,8 +57,15 @@ async function demo(): Promise<void> {
     process.exitCode = result;
     return;
   }
-  const listen = args.filter((a) => a.startsWith('--web.listen-address=')).at(-1)?.split('=')[1] ?? '127.0.0.1:9877';
-  const exporterUrl = `http://${listen.startsWith(':') ? `127.0.0.1${listen}` : listen}`;
+  // The last --web.listen-address wins, as in the exporter's own flag parsing; main() has validated it.
+  const listenText = args.filter((a) => a.startsWith('--web.listen-address=')).at(-1)?.split('=')[1] ?? DEFAULT_LISTEN_ADDRESS;
+  const listen = parseListenAddress(listenText) ?? { host: undefined, port: 9877 };
+  const target = scrapeTarget(listen);
+  const tls = args.some((a) => a.startsWith('--web.config.file'));
+  const exporterUrl = `${tls ? 'https' : 'http'}://${target}`;
+  const prometheusConfig = join(dir, 'prometheus.yml');
+  writeFileSync(prometheusConfig, demoPrometheusConfig(target));
+  const prometheus = prometheusCommand(prometheusConfig, listen.port);
   process.stdout.write(
     [
       '',
@@ -66,6 +75,11 @@ async function demo(): Promise<void> {
       `  CPH simulator      ${simUrl}  (stats: ${simUrl}/_sim/stats)`,
       `  projects           ${Object.entries(PROJECTS).map(([id, p]) => `${id} (${p.region}, ${p.encodeServers} encode servers)`).join(', ')}`,
       '  poll schedule      every 10 seconds',
+      '',
+      'To scrape it with Prometheus and load the alert rules, run in a second terminal (Debian: apt-get install prometheus):',
+      `  ${prometheus.command}`,
+      `then open ${prometheus.url}/targets and ${prometheus.url}/alerts.`,
+      ...(tls ? [`With --web.config.file, first add its scheme, tls_config and basic_auth to ${prometheusConfig} (see docs/prometheus.md).`] : []),
       '',
     ].join('\n'),
   );
