@@ -32,9 +32,15 @@ describe('architecture', () => {
     }
   });
 
-  it('cph/ imports nothing from metrics/, poller/ or server/', () => {
+  it('sd/ is pure conversion: no undici, express or node-cron, nothing from cph/, poller/ or server/', () => {
+    for (const { file, imports } of all.filter((f) => folder(f.file) === 'sd')) {
+      expect(imports.filter((i) => ['undici', 'express', 'node-cron'].includes(i) || /^\.\.\/(cph|poller|server)\//.test(i)), file).toEqual([]);
+    }
+  });
+
+  it('cph/ imports nothing from metrics/, poller/, server/ or sd/', () => {
     for (const { file, imports } of all.filter((f) => folder(f.file) === 'cph')) {
-      expect(imports.filter((i) => /^\.\.\/(metrics|poller|server)\//.test(i)), file).toEqual([]);
+      expect(imports.filter((i) => /^\.\.\/(metrics|poller|server|sd)\//.test(i)), file).toEqual([]);
     }
   });
 

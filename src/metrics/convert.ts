@@ -1,4 +1,5 @@
 import type { EncodeServer } from '../cph/types.js';
+import { AccessPortsBuilder, type TargetAccessPorts } from '../sd/access-ports.js';
 import { RESOURCE_FAMILIES } from './catalog.js';
 import { exposureLabel, portTypeLabel, statusLabel, typeLabel } from './enums.js';
 import { escapeLabelValue as esc } from './exposition.js';
@@ -18,6 +19,8 @@ export interface TargetSeries {
   encodeServers: readonly Buffer[];
   encodeServerPorts: readonly Buffer[];
   encodeServerInfo: readonly Buffer[];
+  /** The same listing's access ports for HTTP service discovery (/sd/access-ports), rendered alongside. */
+  accessPorts: TargetAccessPorts;
   /** Encode servers converted. */
   count: number;
 }
@@ -89,6 +92,7 @@ export class TargetSeriesBuilder {
   private readonly ports: Counted[] = [];
   private readonly info = new Lines();
   private readonly targetLabels: string;
+  private readonly accessPorts: AccessPortsBuilder;
   private count = 0;
 
   constructor(
@@ -96,6 +100,7 @@ export class TargetSeriesBuilder {
     private readonly withInfo: boolean,
   ) {
     this.targetLabels = `project_id="${esc(target.projectId)}",region="${esc(target.region)}"`;
+    this.accessPorts = new AccessPortsBuilder(target);
   }
 
   private newSeries(server: ServerSeries, key: string, renderRest: () => string): Counted {
@@ -139,6 +144,7 @@ export class TargetSeriesBuilder {
       }
       this.count++;
     }
+    this.accessPorts.add(items);
     return this;
   }
 
@@ -149,7 +155,13 @@ export class TargetSeriesBuilder {
     const portsStart = `${P.name}{${this.targetLabels},server_id="`;
     const ports = new Lines();
     for (const c of this.ports) ports.push(`${portsStart}${c.server.id}${c.rest}${c.n}\n`);
-    return { encodeServers: servers.toChunks(), encodeServerPorts: ports.toChunks(), encodeServerInfo: this.info.toChunks(), count: this.count };
+    return {
+      encodeServers: servers.toChunks(),
+      encodeServerPorts: ports.toChunks(),
+      encodeServerInfo: this.info.toChunks(),
+      accessPorts: this.accessPorts.finish(),
+      count: this.count,
+    };
   }
 }
 

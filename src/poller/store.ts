@@ -4,6 +4,7 @@ import type { TargetSeries } from '../metrics/convert.js';
 import { type PreparedExposition, prepareExposition } from '../metrics/prepared.js';
 import { resourceChunks } from '../metrics/resources.js';
 import type { TargetHealth } from '../metrics/self.js';
+import { PreparedAccessPorts } from '../sd/prepared.js';
 
 /** What one poll found out about one target. */
 export type TargetOutcome =
@@ -29,13 +30,16 @@ export interface PublishedResources {
   readonly text: string;
   /** The exposition as scrapes send it, plain and gzip, prepared once per publication. */
   readonly prepared: PreparedExposition;
+  /** The same listings' access ports as HTTP service discovery answers (/sd/access-ports). */
+  readonly accessPorts: PreparedAccessPorts;
 }
 
 /** A publication; its text is decoded from the chunks on demand, so the store keeps the bytes only. */
-function publication(generation: number, chunks: Buffer[]): PublishedResources {
+function publication(generation: number, chunks: Buffer[], series: readonly TargetSeries[]): PublishedResources {
   return {
     generation,
     prepared: prepareExposition(chunks),
+    accessPorts: new PreparedAccessPorts(series.map((s) => s.accessPorts)),
     get text() {
       return Buffer.concat(chunks).toString('utf8');
     },
@@ -60,7 +64,7 @@ export class SnapshotStore {
     private readonly options: { maxStalenessMs: number; withInfo: boolean },
   ) {
     for (const target of targets) this.states.set(targetKey(target), { target, polled: false });
-    this.current = publication(0, resourceChunks([], options.withInfo));
+    this.current = publication(0, resourceChunks([], options.withInfo), []);
   }
 
   get resources(): PublishedResources {
@@ -107,7 +111,7 @@ export class SnapshotStore {
     }
     const series: TargetSeries[] = [];
     for (const s of this.states.values()) if (s.series) series.push(s.series);
-    this.current = publication(this.current.generation + 1, resourceChunks(series, this.options.withInfo));
+    this.current = publication(this.current.generation + 1, resourceChunks(series, this.options.withInfo), series);
     return this.current;
   }
 

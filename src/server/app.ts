@@ -3,6 +3,7 @@ import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, toOpenMetrics } from
 import { closeGzip } from '../metrics/prepared.js';
 import type { SelfMetrics } from '../metrics/self.js';
 import type { PublishedResources, SnapshotStore } from '../poller/store.js';
+import { parseSdQuery } from '../sd/query.js';
 import type { BasicAuth } from './basic-auth.js';
 
 export interface AppDeps {
@@ -128,11 +129,33 @@ export function createApp(deps: AppDeps): Express {
     sendChunks(res, [...prepared.chunks, selfBytes]);
   });
 
+  // Prometheus HTTP service discovery of the access ports in the same publication as /metrics: the answer
+  // was rendered with the poll (and, for the default query, compressed); a request selects and sends it.
+  app.get('/sd/access-ports', async (req, res) => {
+    const search = req.originalUrl.indexOf('?');
+    const parsed = parseSdQuery(new URLSearchParams(search < 0 ? '' : req.originalUrl.slice(search + 1)));
+    if (!parsed.ok) {
+      res.status(400).type('text/plain').send(`bad request: ${parsed.error}\n`);
+      return;
+    }
+    const answer = deps.store.resources.accessPorts.answer(parsed.query);
+    res.set('Content-Type', 'application/json; charset=utf-8');
+    res.set('Cache-Control', 'no-store');
+    res.set('Vary', 'Accept-Encoding');
+    if (answer.length >= GZIP_MIN_BYTES && acceptsGzip(req.headers['accept-encoding'])) {
+      const body = await answer.gzip();
+      res.set('Content-Encoding', 'gzip');
+      sendChunks(res, body);
+      return;
+    }
+    sendChunks(res, answer.chunks);
+  });
+
   app.get('/', (_req, res) => {
     res.type('html').send(landingPage(deps.version));
   });
 
-  const known = new Set(['/', '/metrics', '/healthz', '/readyz']);
+  const known = new Set(['/', '/metrics', '/sd/access-ports', '/healthz', '/readyz']);
   app.use((req, res) => {
     if (known.has(req.path)) {
       res.set('Allow', 'GET, HEAD').status(405).type('text/plain').send('method not allowed\n');
@@ -169,6 +192,7 @@ function landingPage(version: string): string {
 <p>Prometheus exporter for Huawei Cloud CPH encode servers, version ${v}.</p>
 <ul>
 <li><a href="metrics">/metrics</a>: metrics, as of the last poll</li>
+<li><a href="sd/access-ports">/sd/access-ports</a>: public access ports as Prometheus HTTP service discovery, for blackbox probes</li>
 <li><a href="healthz">/healthz</a>: liveness</li>
 <li><a href="readyz">/readyz</a>: readiness (every target polled once)</li>
 </ul>

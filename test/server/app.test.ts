@@ -3,6 +3,7 @@ import bcrypt from 'bcryptjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { prepareExposition } from '../../src/metrics/prepared.js';
 import { SelfMetrics } from '../../src/metrics/self.js';
+import { PreparedAccessPorts } from '../../src/sd/prepared.js';
 import { createApp, wantsOpenMetrics } from '../../src/server/app.js';
 import { BasicAuth } from '../../src/server/basic-auth.js';
 import { listen, parseListenAddress, type RunningServer } from '../../src/server/listen.js';
@@ -12,7 +13,7 @@ import { listen, parseListenAddress, type RunningServer } from '../../src/server
 const store = { ready: false, text: '# HELP cph_encode_servers x.\n# TYPE cph_encode_servers gauge\ncph_encode_servers{project_id="p"} 3\n' };
 const storeView = {
   get resources() {
-    return { generation: 1, text: store.text, prepared: prepareExposition([Buffer.from(store.text)]) };
+    return { generation: 1, text: store.text, prepared: prepareExposition([Buffer.from(store.text)]), accessPorts: new PreparedAccessPorts([]) };
   },
   isReady: () => store.ready,
 };
@@ -43,7 +44,7 @@ describe('routes', () => {
     const res = await fetch(`${server.url}/`);
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
     const html = await res.text();
-    for (const link of ['metrics', 'healthz', 'readyz']) expect(html).toContain(`href="${link}"`);
+    for (const link of ['metrics', 'sd/access-ports', 'healthz', 'readyz']) expect(html).toContain(`href="${link}"`);
   });
 
   it('answers 404 for unknown paths and 405 for other methods, without echoing the request', async () => {
@@ -80,14 +81,14 @@ describe('routes', () => {
     expect(gunzipSync(gz.body).toString()).toBe(text); // the same exposition, compressed
   });
 
-  it('answers only the exact paths: another case or a trailing slash is 404; other methods on the four paths are 405', async () => {
-    for (const path of ['/METRICS', '/Metrics', '/metrics/', '/HEALTHZ', '/healthz/', '/readyz/', '/READYZ']) {
+  it('answers only the exact paths: another case or a trailing slash is 404; other methods on the five paths are 405', async () => {
+    for (const path of ['/METRICS', '/Metrics', '/metrics/', '/HEALTHZ', '/healthz/', '/readyz/', '/READYZ', '/sd/access-ports/', '/SD/access-ports', '/sd']) {
       const res = await fetch(`${server.url}${path}`);
       expect(res.status, path).toBe(404);
       expect(await res.text()).toBe('not found\n');
       expect((await fetch(`${server.url}${path}`, { method: 'POST' })).status, `POST ${path}`).toBe(404);
     }
-    for (const path of ['/', '/metrics', '/healthz', '/readyz']) {
+    for (const path of ['/', '/metrics', '/sd/access-ports', '/healthz', '/readyz']) {
       for (const method of ['POST', 'PUT', 'DELETE', 'OPTIONS']) {
         const res = await fetch(`${server.url}${path}`, { method });
         expect(res.status, `${method} ${path}`).toBe(405);
@@ -103,7 +104,7 @@ describe('routes', () => {
     const gzip = Promise.reject(new Error('deflate failed'));
     gzip.catch(() => undefined);
     const broken = {
-      resources: { generation: 1, text, prepared: { chunks: [Buffer.from(text)], length: Buffer.byteLength(text), gzip } },
+      resources: { generation: 1, text, prepared: { chunks: [Buffer.from(text)], length: Buffer.byteLength(text), gzip }, accessPorts: new PreparedAccessPorts([]) },
       isReady: () => true,
     };
     const metrics = new SelfMetrics({ version: '1.2.3', revision: 'abc' }, { processMetrics: false });
