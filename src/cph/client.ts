@@ -1,11 +1,11 @@
 import { Pool } from 'undici';
+import { ENCODE_SERVERS_API, type ListApi } from './apis.js';
 import { CphApiError, type CphErrorCode, isCphApiError, parseApiErrorBody } from './errors.js';
 import { sleep, TokenBucket } from './ratelimit.js';
 import { signRequest } from './signer.js';
 import type { Credentials, ListEncodeServersQuery, ListEncodeServersResponse } from './types.js';
-import { validateListEncodeServersResponse } from './validate.js';
 
-export const LIST_ENCODE_SERVERS = 'ListEncodeServers';
+export const LIST_ENCODE_SERVERS = ENCODE_SERVERS_API.operation;
 
 /** What the client reports about its own work; the exporter turns it into metrics. */
 export interface ClientObserver {
@@ -52,8 +52,8 @@ export interface CallOptions {
   onAttempt?: ((status: number | undefined) => void) | undefined;
 }
 
-export interface PageResult {
-  response: ListEncodeServersResponse;
+export interface PageResult<R = ListEncodeServersResponse> {
+  response: R;
   requestId: string | undefined;
 }
 
@@ -92,17 +92,19 @@ export class CphClient {
     this.random = options.random ?? Math.random;
   }
 
-  /** One page of ListEncodeServers. */
-  async listEncodeServers(target: TargetRef, query: ListEncodeServersQuery, call: CallOptions): Promise<PageResult> {
-    const url = new URL(`/v1/${encodeURIComponent(target.projectId)}/cloud-phone/encode-servers`, target.endpoint);
+  /** One page of a list API (`apis.ts`): GET, signed, validated by the API's own validator. */
+  async list<R>(api: ListApi<R>, target: TargetRef, query: Readonly<Record<string, string | number | undefined>>, call: CallOptions): Promise<PageResult<R>> {
+    const url = new URL(`/v1/${encodeURIComponent(target.projectId)}/cloud-phone/${api.path}`, target.endpoint);
     for (const [k, v] of Object.entries(query)) {
       if (v !== undefined) url.searchParams.set(k, String(v));
     }
-    const body = await this.get(url, target.projectId, LIST_ENCODE_SERVERS, call);
-    return {
-      response: validateListEncodeServersResponse(body.json, body.requestId),
-      requestId: body.requestId,
-    };
+    const body = await this.get(url, target.projectId, api.operation, call);
+    return { response: api.validate(body.json, body.requestId), requestId: body.requestId };
+  }
+
+  /** One page of ListEncodeServers. */
+  listEncodeServers(target: TargetRef, query: ListEncodeServersQuery, call: CallOptions): Promise<PageResult> {
+    return this.list(ENCODE_SERVERS_API, target, { ...query }, call);
   }
 
   /** Closes every pool; in-flight requests are aborted. */

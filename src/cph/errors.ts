@@ -20,7 +20,11 @@ export type CphErrorCode =
   /** Aborted by the caller (shutdown). */
   | 'CPH_ABORTED'
   /** A listing went on for more pages than allowed. */
-  | 'CPH_PAGE_CAP';
+  | 'CPH_PAGE_CAP'
+  /** Records before a page boundary were created or deleted between two page requests (the listing is listed again). */
+  | 'CPH_SHIFTED'
+  /** The listing shifted again when listed a second time: nothing consistent to publish this poll. */
+  | 'CPH_INCONSISTENT';
 
 export interface CphApiErrorDetails {
   /** HTTP status, when a response arrived. */
@@ -87,7 +91,8 @@ export type FailureReason =
   | 'bad_response'
   | 'timeout'
   | 'network'
-  | 'page_cap';
+  | 'page_cap'
+  | 'inconsistent';
 
 export const FAILURE_REASON_BY_CODE: Readonly<Record<CphErrorCode, FailureReason>> = {
   CPH_AUTH: 'auth',
@@ -100,7 +105,22 @@ export const FAILURE_REASON_BY_CODE: Readonly<Record<CphErrorCode, FailureReason
   // An aborted poll is one that ran out of time, or a shutdown (then nobody reads the metric).
   CPH_ABORTED: 'timeout',
   CPH_PAGE_CAP: 'page_cap',
+  CPH_SHIFTED: 'inconsistent',
+  CPH_INCONSISTENT: 'inconsistent',
 };
+
+/** Every failure reason, in the order the metrics declare them. */
+export const FAILURE_REASONS: readonly FailureReason[] = [
+  'auth',
+  'throttled',
+  'timeout',
+  'network',
+  'server_error',
+  'client_error',
+  'bad_response',
+  'page_cap',
+  'inconsistent',
+];
 
 /** Classifies anything thrown while polling into a failure reason. */
 export function failureReasonOf(err: unknown): FailureReason {

@@ -55,3 +55,48 @@ export interface Credentials {
   secretKey: string;
   securityToken?: string | undefined;
 }
+
+/**
+ * One element of ListCloudPhoneServers' `servers` (NOTES.md §2a): the fields the exporter uses.
+ * The API returns more (VPC, addresses, metadata); they are not read.
+ */
+export interface CloudPhoneServer {
+  server_id: string;
+  server_name: string;
+  /** Raw status code; see `metrics/enums.ts` (`PHONE_SERVER_STATUS_LABELS`). */
+  status: number;
+  server_model_name: string;
+  phone_model_name: string;
+  availability_zone: string;
+  /** `v1` (system-defined network) or `v2` (user-defined); "" when absent. */
+  network_version: string;
+}
+
+/** One element of ListCloudPhones' `phones` (NOTES.md §2b): the fields the exporter uses. */
+export interface CloudPhone {
+  phone_id: string;
+  phone_name: string;
+  server_id: string;
+  /** Raw status code, negative for failures; see `metrics/enums.ts` (`PHONE_STATUS_LABELS`). */
+  status: number;
+  phone_model_name: string;
+  image_version: string;
+  /** The API's string `"true"`/`"false"`, kept as sent ("" when absent). */
+  vnc_enable: string;
+  /** `direct` or `routing`; "" when absent. */
+  traffic_type: string;
+}
+
+/** A validated page of a list API that reports its total (`count`). */
+export interface CountedPage<T> {
+  request_id?: string | undefined;
+  /** Total number of records of the listing, as of this page's answer. */
+  count: number;
+  items: T[];
+}
+
+/** Query parameters the exporter sends to the counted list APIs. */
+export interface PageQuery {
+  offset: number;
+  limit: number;
+}

@@ -1,5 +1,5 @@
 import { CphApiError } from './errors.js';
-import type { AccessInfo, EncodeServer, ListEncodeServersResponse } from './types.js';
+import type { AccessInfo, CloudPhone, CloudPhoneServer, CountedPage, EncodeServer, ListEncodeServersResponse } from './types.js';
 
 /**
  * Longest string we accept in any field. The document caps names at 64 bytes and IDs at 32;
@@ -119,4 +119,79 @@ export function validateListEncodeServersResponse(body: unknown, requestId?: str
     }
     throw err;
   }
+}
+
+function nonEmptyId(o: Json, key: string, path: string): string {
+  const id = requiredString(o, key, path);
+  if (id === '') fail(`${path}.${key}`, 'empty');
+  return id;
+}
+
+/** Descriptive string fields: absent or null become "" (older records omit fields), never `undefined` labels. */
+function texts<K extends string>(o: Json, keys: readonly K[], path: string): Record<K, string> {
+  const out = {} as Record<K, string>;
+  for (const key of keys) out[key] = optionalString(o, key, path) ?? '';
+  return out;
+}
+
+function cloudPhoneServer(v: unknown, path: string): CloudPhoneServer {
+  const o = object(v, path);
+  return {
+    server_id: nonEmptyId(o, 'server_id', path),
+    status: requiredInteger(o, 'status', path),
+    ...texts(o, ['server_name', 'server_model_name', 'phone_model_name', 'availability_zone', 'network_version'], path),
+  };
+}
+
+function cloudPhone(v: unknown, path: string): CloudPhone {
+  const o = object(v, path);
+  return {
+    phone_id: nonEmptyId(o, 'phone_id', path),
+    // A phone always belongs to a server: without it the phone cannot be counted anywhere.
+    server_id: requiredString(o, 'server_id', path),
+    status: requiredInteger(o, 'status', path),
+    ...texts(o, ['phone_name', 'phone_model_name', 'image_version', 'vnc_enable', 'traffic_type'], path),
+  };
+}
+
+/**
+ * A page of a list API with a total: `{request_id, count, <listKey>: [...]}`. `count` is required:
+ * the pager plans the listing from it (NOTES.md §2: present since SDK 0.1.60, 2023-09).
+ */
+function validateCountedPage<T>(
+  operation: string,
+  listKey: string,
+  item: (v: unknown, path: string) => T,
+  body: unknown,
+  requestId: string | undefined,
+): CountedPage<T> {
+  try {
+    const o = object(body, 'body');
+    const list = o[listKey];
+    if (!Array.isArray(list)) fail(listKey, list === undefined ? 'missing' : `expected array, got ${describe(list)}`);
+    const count = o['count'];
+    if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
+      fail('count', count === undefined ? 'missing' : `expected a non-negative integer, got ${describe(count)}`);
+    }
+    return {
+      request_id: optionalString(o, 'request_id', 'body'),
+      count,
+      items: list.map((v, i) => item(v, `${listKey}[${i}]`)),
+    };
+  } catch (err) {
+    if (err instanceof Invalid) {
+      throw new CphApiError('CPH_BAD_RESPONSE', `invalid ${operation} response: ${err.message}`, { status: 200, requestId });
+    }
+    throw err;
+  }
+}
+
+/** ListCloudPhoneServers: `{request_id, count, servers}`; unknown fields are ignored. */
+export function validateListCloudPhoneServersResponse(body: unknown, requestId?: string): CountedPage<CloudPhoneServer> {
+  return validateCountedPage('ListCloudPhoneServers', 'servers', cloudPhoneServer, body, requestId);
+}
+
+/** ListCloudPhones: `{request_id, count, phones}`; unknown fields are ignored. */
+export function validateListCloudPhonesResponse(body: unknown, requestId?: string): CountedPage<CloudPhone> {
+  return validateCountedPage('ListCloudPhones', 'phones', cloudPhone, body, requestId);
 }

@@ -31,7 +31,41 @@ export const RESOURCE_FAMILIES = {
       'status_code',
     ],
   },
+  phoneServers: {
+    name: 'cph_phone_servers',
+    help: 'CPH cloud-phone servers by status (1 per server), as of the last successful poll of the project and region.',
+    labelNames: ['project_id', 'region', 'server_id', 'status'],
+  },
+  phoneServerInfo: {
+    name: 'cph_phone_server_info',
+    help: 'Attributes of a CPH cloud-phone server, as of the last successful poll of the project and region; always 1.',
+    labelNames: ['project_id', 'region', 'server_id', 'server_name', 'server_model_name', 'phone_model_name', 'availability_zone', 'network_version', 'status_code'],
+  },
+  phones: {
+    name: 'cph_phones',
+    help: 'Number of CPH cloud phones of a cloud-phone server by status, as of the last successful poll of the project and region.',
+    labelNames: ['project_id', 'region', 'server_id', 'status'],
+  },
+  phoneInfo: {
+    name: 'cph_phone_info',
+    help: 'Attributes of a CPH cloud phone, as of the last successful poll of the project and region; always 1. Only with metrics.phone_info.',
+    labelNames: [
+      'project_id',
+      'region',
+      'phone_id',
+      'phone_name',
+      'server_id',
+      'status',
+      'status_code',
+      'phone_model_name',
+      'image_version',
+      'vnc_enabled',
+      'traffic_type',
+    ],
+  },
 } as const;
+
+export type ResourceFamilyKey = keyof typeof RESOURCE_FAMILIES;
 
 export const HEALTH_FAMILIES = {
   up: {

@@ -47,7 +47,7 @@ interface Counted {
  * strings of megabytes, which V8 allocates outside the young generation: garbage that stays in the
  * heap until the next full collection, long after the poll.
  */
-class Lines {
+export class Lines {
   private static readonly BATCH = 256;
   private readonly batches: Buffer[] = [];
   private pending: string[] = [];

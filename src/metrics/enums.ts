@@ -32,6 +32,53 @@ export function statusLabel(status: number): string {
   return STATUS_LABELS[status] ?? 'unknown';
 }
 
+/**
+ * `status` label values of a cloud-phone server (`Server.status` of ListCloudPhoneServers,
+ * NOTES.md §2a). The raw number is kept in `cph_phone_server_info{status_code}`.
+ */
+export const PHONE_SERVER_STATUS_LABELS: Readonly<Record<number, string>> = {
+  0: 'creating',
+  1: 'creating',
+  3: 'creating',
+  4: 'creating',
+  2: 'abnormal',
+  5: 'running',
+  8: 'frozen',
+  10: 'shutdown',
+  11: 'shutting_down',
+  12: 'shutdown_failed',
+  13: 'starting',
+};
+
+export function phoneServerStatusLabel(status: number): string {
+  return PHONE_SERVER_STATUS_LABELS[status] ?? 'unknown';
+}
+
+/**
+ * `status` label values of a cloud phone (`Phone.status` of ListCloudPhones, NOTES.md §2b). Failures
+ * are negative. `0` (creating) was dropped from the model in SDK 0.1.139 but older backends may still
+ * send it. The raw number is kept in `cph_phone_info{status_code}`.
+ */
+export const PHONE_STATUS_LABELS: Readonly<Record<number, string>> = {
+  0: 'creating',
+  1: 'creating',
+  2: 'running',
+  3: 'resetting',
+  4: 'restarting',
+  6: 'frozen',
+  7: 'shutting_down',
+  8: 'shutdown',
+  [-5]: 'reset_failed',
+  [-6]: 'restart_failed',
+  [-7]: 'abnormal',
+  [-8]: 'creation_failed',
+  [-9]: 'shutdown_failed',
+};
+
+export function phoneStatusLabel(status: number): string {
+  return PHONE_STATUS_LABELS[status] ?? 'unknown';
+}
+
 /** Port types the API documents; any other string is a user-defined port, reported as `custom`. */
 export const KNOWN_PORT_TYPES: ReadonlySet<string> = new Set(['adb', 'vnc', 'cph_app_server', 'cph_h5_server']);
 

@@ -1,5 +1,6 @@
-import { RESOURCE_FAMILIES } from './catalog.js';
+import { RESOURCE_FAMILIES, type ResourceFamilyKey } from './catalog.js';
 import type { TargetSeries } from './convert.js';
+import type { ResourceSeries } from './estate.js';
 import { familyHeader } from './exposition.js';
 
 const { encodeServers: S, encodeServerPorts: P, encodeServerInfo: I } = RESOURCE_FAMILIES;
@@ -28,4 +29,17 @@ export function resourceChunks(targets: Iterable<TargetSeries>, withInfo: boolea
 /** The exposition of the resource families as one string. */
 export function renderResourceFamilies(targets: Iterable<TargetSeries>, withInfo: boolean): string {
   return Buffer.concat(resourceChunks(targets, withInfo)).toString('utf8');
+}
+
+const FAMILY_HEADERS = Object.fromEntries(
+  Object.entries(RESOURCE_FAMILIES).map(([key, f]) => [key, Buffer.from(familyHeader(f.name, f.help, 'gauge'))]),
+) as Record<ResourceFamilyKey, Buffer>;
+
+/**
+ * The exposition of the given families, in the given order, as chunks: each family's HELP and TYPE
+ * once, then the samples of that family from every resource series that has it.
+ */
+export function familyChunks(series: Iterable<ResourceSeries>, families: readonly ResourceFamilyKey[]): Buffer[] {
+  const list = [...series];
+  return families.flatMap((key) => [FAMILY_HEADERS[key], ...list.flatMap((s) => s.families[key] ?? [])]);
 }

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PHONE_SERVERS_API, PHONES_API } from '../../src/cph/apis.js';
 import { CphClient, type ClientOptions, parseRetryAfter } from '../../src/cph/client.js';
 import { CphApiError } from '../../src/cph/errors.js';
 import { verifySignature } from '../../src/cph/signer.js';
@@ -283,5 +284,26 @@ describe('CphClient', () => {
     replies = [{ status: 401, body: JSON.stringify({ error_code: 'APIGW.0301', error_msg: 'verify aksk signature fail' }) }];
     const err = await failure(list(newClient()));
     expect(JSON.stringify({ ...err, message: err.message, log: err.toLogFields() })).not.toContain(CREDS.secretKey);
+  });
+});
+
+describe('CphClient.list (the counted APIs)', () => {
+  it('ListCloudPhones: its own path, the query as given, the validated page, and its operation in the metrics', async () => {
+    const operations: string[] = [];
+    const c = newClient({ observer: { request: (op) => operations.push(op), retry: () => undefined, apiError: () => undefined } });
+    replies = [{ body: JSON.stringify({ request_id: 'r', count: 1, phones: [{ phone_id: 'p1', server_id: 's1', status: -7 }] }) }];
+    const page = await c.list(PHONES_API, { endpoint: base, projectId: PROJECT }, { offset: 0, limit: 200 }, { credentials: () => CREDS });
+    expect(received[0]?.url).toBe(`/v1/${PROJECT}/cloud-phone/phones?offset=0&limit=200`);
+    expect(received[0]?.signatureOk).toBe(true);
+    expect(page.response).toMatchObject({ count: 1, items: [{ phone_id: 'p1', status: -7 }] });
+    expect(operations).toEqual(['ListCloudPhones']);
+  });
+
+  it('ListCloudPhoneServers: a body without count is a bad response', async () => {
+    replies = [{ body: JSON.stringify({ servers: [] }) }];
+    const err = await failure(newClient().list(PHONE_SERVERS_API, { endpoint: base, projectId: PROJECT }, { offset: 0, limit: 100 }, { credentials: () => CREDS }));
+    expect(received[0]?.url).toBe(`/v1/${PROJECT}/cloud-phone/servers?offset=0&limit=100`);
+    expect(err.code).toBe('CPH_BAD_RESPONSE');
+    expect(err.message).toContain('ListCloudPhoneServers');
   });
 });
