@@ -2,6 +2,7 @@
  * A token bucket shared by every target that talks to one endpoint, so that the
  * exporter stays below the gateway's per-API limit however many projects it polls.
  * Waiting callers reserve their token up front, so they are served in arrival order.
+ * The simulator's gateway uses the same bucket (with `tryTake`) to answer 429 like the real one.
  */
 export class TokenBucket {
   private tokens: number;
@@ -10,8 +11,8 @@ export class TokenBucket {
   private pausedUntil = 0;
 
   constructor(
-    private readonly ratePerSecond: number,
-    private readonly burst: number,
+    readonly ratePerSecond: number,
+    readonly burst: number,
     private readonly now: () => number = Date.now,
   ) {
     if (!(ratePerSecond > 0) || !(burst >= 1)) throw new RangeError('rate must be > 0 and burst >= 1');
@@ -32,6 +33,19 @@ export class TokenBucket {
     this.tokens -= 1;
     const refillWait = this.tokens >= 0 ? 0 : (-this.tokens / this.ratePerSecond) * 1000;
     return Math.max(refillWait, this.pausedUntil - now);
+  }
+
+  /**
+   * Takes a token only if one is there now: 0 when taken, else the milliseconds until one will be (nothing is
+   * reserved). For a server that refuses instead of queueing.
+   */
+  tryTake(): number {
+    this.refill();
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000);
   }
 
   /** Gives back a reserved token that was not used (the caller was aborted while waiting). */

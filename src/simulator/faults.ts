@@ -2,7 +2,7 @@
  * Fault injection for the CPH simulator: which faults exist, how a fault is scoped and triggered,
  * and the controller that picks the fault (if any) for each request.
  */
-import { mulberry32 } from './fleet.js';
+import { mulberry32 } from './generate.js';
 
 export const FAULT_KINDS = [
   /** 429 `APIGW.0308` with a `Retry-After` header (`retryAfterSeconds`, default 1). */

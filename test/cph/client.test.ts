@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PHONE_SERVERS_API, PHONES_API } from '../../src/cph/apis.js';
 import { CphClient, type ClientOptions, parseRetryAfter } from '../../src/cph/client.js';
 import { CphApiError } from '../../src/cph/errors.js';
-import { verifySignature } from '../../src/cph/signer.js';
+import { verifySignature } from '../../src/simulator/gateway/verify.js';
 import type { Credentials } from '../../src/cph/types.js';
 
 /*

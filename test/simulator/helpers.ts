@@ -70,3 +70,10 @@ export async function admin(base: string, method: string, path: string, body?: u
   }
   return { status: res.status, headers: res.headers, text, json };
 }
+
+/** The headers as Node's HTTP server would present them: lowercase names, plus Host as the client sent it. */
+export function incoming(url: URL, sent: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = { host: url.host };
+  for (const [k, v] of Object.entries(sent)) out[k.toLowerCase()] = v;
+  return out;
+}

@@ -1,0 +1,118 @@
+/**
+ * The API gateway in front of every API route: rate limit (429 `APIGW.0308`), then AK/SK authentication with the AK
+ * lockout (401 `APIGW.0301`), in this order as on Huawei Cloud. It also watches each authenticated request's answer:
+ * a 401 (an auth fault) counts as a failed authentication of the AK, any other answer resets its run.
+ */
+import { TokenBucket } from '../../cph/ratelimit.js';
+import type { Exchange } from '../exchange.js';
+import type { Clock, RateLimitOptions } from '../options.js';
+import type { SimulatorStats } from '../stats.js';
+import { AkLockout, type LockoutPolicy } from './lockout.js';
+import { verifySignature } from './verify.js';
+
+export const ERR_SIGNATURE = 'verify aksk signature fail';
+export const ERR_LOCKED = 'AK access failed to reach the limit,forbidden';
+
+/** The AK named in an Authorization header, however malformed the rest is. */
+export function accessKeyOf(authorization: string | undefined): string | undefined {
+  if (!authorization) return undefined;
+  const m = /Access=([^\s,]+)/.exec(authorization);
+  return m ? m[1] : undefined;
+}
+
+/** Lowercase names in the SignedHeaders part of an Authorization header. */
+export function signedHeaderNames(authorization: string | undefined): string[] {
+  if (!authorization) return [];
+  const m = /SignedHeaders=([^\s,]+)/.exec(authorization);
+  return m ? (m[1] as string).toLowerCase().split(';') : [];
+}
+
+interface RateLimit {
+  bucket: TokenBucket;
+  options: RateLimitOptions;
+}
+
+export class Gateway {
+  readonly credentials = new Map<string, string>();
+  readonly lockout: AkLockout;
+  verifySignatures: boolean;
+  private rateLimit: RateLimit | undefined;
+
+  constructor(
+    options: {
+      credentials: Record<string, string>;
+      verifySignatures: boolean;
+      rateLimit: RateLimitOptions | undefined;
+      lockout: LockoutPolicy | undefined;
+    },
+    private readonly stats: SimulatorStats,
+    private readonly clock: Clock,
+  ) {
+    for (const [ak, sk] of Object.entries(options.credentials)) this.credentials.set(ak, sk);
+    this.verifySignatures = options.verifySignatures;
+    this.lockout = new AkLockout(options.lockout, clock);
+    this.setRateLimit(options.rateLimit);
+  }
+
+  /** Replaces (or with undefined removes) the rate limit; the bucket starts full. */
+  setRateLimit(options: RateLimitOptions | undefined): void {
+    if (!options) {
+      this.rateLimit = undefined;
+      return;
+    }
+    if (!(options.requestsPerSecond > 0)) throw new Error('rateLimit.requestsPerSecond must be > 0');
+    const burst = Math.max(1, options.burst ?? options.requestsPerSecond);
+    this.rateLimit = { bucket: new TokenBucket(options.requestsPerSecond, burst, () => this.clock.now()), options };
+  }
+
+  get rateLimitOptions(): RateLimitOptions | undefined {
+    return this.rateLimit?.options;
+  }
+
+  /**
+   * Lets the request through (true) or answers it (false). Once through, the answer the route gives is watched for
+   * the lockout's counter.
+   */
+  admit(ex: Exchange): boolean {
+    if (this.rateLimit) {
+      const waitMs = this.rateLimit.bucket.tryTake();
+      if (waitMs > 0) {
+        const { options } = this.rateLimit;
+        const headers: Record<string, string | number> = {};
+        if (options.retryAfter !== false) headers['Retry-After'] = Math.max(1, Math.ceil(waitMs / 1000));
+        const limit = Math.round(options.requestsPerSecond * 60);
+        ex.error(429, 'APIGW.0308', `The throttling threshold has been reached: policy user over ratelimit,limit:${limit},time:1 minute`, headers);
+        return false;
+      }
+    }
+
+    const accessKey = accessKeyOf(ex.header('authorization'));
+    let verified: string | undefined;
+    if (this.verifySignatures) {
+      if (accessKey !== undefined && this.lockout.lockedUntil(accessKey) !== undefined) {
+        this.stats.countAuthFailure(accessKey);
+        ex.error(401, 'APIGW.0301', ERR_LOCKED);
+        return false;
+      }
+      const result = verifySignature({ method: ex.method, url: ex.url, headers: ex.req.headers }, (ak) => this.credentials.get(ak), new Date(this.clock.now()));
+      if (!result.ok) {
+        this.authFailed(accessKey ?? '');
+        ex.error(401, 'APIGW.0301', ERR_SIGNATURE);
+        return false;
+      }
+      verified = result.accessKey;
+    }
+
+    // Authentication faults answer 401 after the signature passed: they count as failures of the named AK.
+    ex.onAnswer = (status) => {
+      if (status === 401) this.authFailed(verified ?? accessKey ?? '');
+      else if (verified !== undefined) this.lockout.succeeded(verified);
+    };
+    return true;
+  }
+
+  private authFailed(accessKey: string): void {
+    this.stats.countAuthFailure(accessKey);
+    this.lockout.failed(accessKey);
+  }
+}

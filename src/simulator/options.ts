@@ -1,0 +1,87 @@
+/** What a simulator is created with, and what a running one offers (see docs/CONTRACTS.md, "Simulator"). */
+import type { FaultController } from './faults.js';
+import type { Fleet } from './fleet.js';
+import type { SimulatorStats } from './stats.js';
+
+export interface FleetSize {
+  encodeServers: number;
+  cloudPhoneServers: number;
+}
+
+export interface RateLimitOptions {
+  /** Tokens added per second. */
+  requestsPerSecond: number;
+  /** Bucket capacity (default: `requestsPerSecond`, at least 1). */
+  burst?: number | undefined;
+  /** Send `Retry-After` (whole seconds until a token is available, at least 1) on 429 (default true). */
+  retryAfter?: boolean | undefined;
+}
+
+export interface LockoutOptions {
+  /** Consecutive failed authentications of one AK that lock it (default 5: the 5th failure locks). */
+  maxFailures?: number | undefined;
+  /** How long a locked AK stays locked, in ms (default 5 minutes). */
+  durationMs?: number | undefined;
+}
+
+/** Time as the simulator's gateway sees it (lockouts, rate limit, X-Sdk-Date skew). Tests pass a fake one. */
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number;
+}
+
+export interface SimulatorOptions {
+  /** Seed of every fleet and of rate-based faults (default 1). */
+  seed?: number | undefined;
+  /** Fleets by project id. */
+  projects?: Record<string, FleetSize> | undefined;
+  /**
+   * Fleet size for any other project id (created on first use). Default: none when `projects` is given
+   * (other ids get 403 CPS.0001), else 100 encode servers on 10 cloud-phone servers.
+   */
+  defaultFleet?: FleetSize | undefined;
+  /** Accepted AK -> SK (default: the demo credentials). */
+  credentials?: Record<string, string> | undefined;
+  /** Check request signatures (default true). When false, any or no Authorization is accepted. */
+  verifySignatures?: boolean | undefined;
+  /** Added to every API request before it is answered (default 0; `sim.latencyMs` changes it). */
+  latencyMs?: number | undefined;
+  /** Token bucket over all API requests; excess gets 429 APIGW.0308 (default: no limit). */
+  rateLimit?: RateLimitOptions | undefined;
+  /** AK lockout after consecutive failed authentications (default on: 5 failures, 5 minutes); false disables. */
+  lockout?: LockoutOptions | false | undefined;
+  /** Serve the `/_sim/` admin routes (default true). */
+  admin?: boolean | undefined;
+  /** The gateway's clock (default the system clock). Latency and hangs always use real timers. */
+  clock?: Clock | undefined;
+}
+
+export interface Simulator {
+  /** Starts listening; resolves to the base URL, e.g. `http://127.0.0.1:40123`. */
+  listen(port?: number, host?: string): Promise<string>;
+  /** Stops listening and destroys every connection (hung ones included); resolves when the server is closed. */
+  close(): Promise<void>;
+  /** The base URL (after `listen`). */
+  readonly url: string;
+  readonly stats: SimulatorStats;
+  readonly faults: FaultController;
+  /** Per-request latency in ms, changeable at run time. */
+  latencyMs: number;
+  /** Whether signatures are checked, changeable at run time. */
+  verifySignatures: boolean;
+  /** Replaces (or with undefined removes) the rate limit; the bucket starts full. */
+  setRateLimit(rateLimit: RateLimitOptions | undefined): void;
+  /** The fleet of a project (created on first use for the default fleet); throws for a project it does not serve. */
+  fleet(projectId: string): Fleet;
+  /** Project ids with a fleet (configured ones, plus default ones created so far). */
+  projectIds(): string[];
+  /** Accepts this AK with this SK (replacing its previous SK). */
+  setCredential(accessKey: string, secretKey: string): void;
+  /** Stops accepting this AK. */
+  removeCredential(accessKey: string): void;
+  /** Unlocks every AK and forgets consecutive failures. */
+  clearLockouts(): void;
+  /** Epoch ms until which the AK is locked, or undefined if it is not locked. */
+  lockedUntil(accessKey: string): number | undefined;
+  resetStats(): void;
+}
