@@ -441,6 +441,20 @@ describe.skipIf(HELM === undefined)(
       expect(spec.containers[0]?.livenessProbe.httpGet.scheme).toBe('HTTPS');
     });
 
+    it('points every runbook_url at prometheusRule.runbookBaseUrl, keeping each alert\'s anchor', () => {
+      const base = 'https://wiki.example.com/monitoring/cph-alerts';
+      const docs = YAML.parseAllDocuments(
+        helm(['template', 'cph', CHART, '--values', path.join(CHART, 'ci', 'full-monitoring-with-tls-values.yaml'), '--set', `prometheusRule.runbookBaseUrl=${base}`]),
+      )
+        .map((d) => d.toJS() as unknown)
+        .filter(isObject);
+      const [rule] = byKind(docs, 'PrometheusRule');
+      const rendered = ((rule?.spec as JsonObject).groups as { rules: { alert?: string; annotations?: { runbook_url?: string } }[] }[]).flatMap((g) => g.rules);
+      const alerts = rendered.filter((r) => r.alert !== undefined);
+      expect(alerts.length).toBeGreaterThan(5);
+      for (const r of alerts) expect(r.annotations?.runbook_url).toBe(`${base}#${r.alert!.toLowerCase()}`);
+    });
+
     it('refuses the broken values and empty targets with clear messages', () => {
       const broken = spawnSync(HELM ?? 'helm', ['template', 'cph', CHART, '--values', path.join(ROOT, 'test', 'deploy', 'fixtures', 'broken-values.yaml')], { encoding: 'utf8' });
       expect(broken.status).not.toBe(0);

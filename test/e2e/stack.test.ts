@@ -376,7 +376,7 @@ describe.skipIf(missing.length > 0 && !inCi)('real stack: simulator, exporter, P
     const target = { project_id: P1.projectId, region: P1.region, server_id: serverId };
     const abnormal = await waitFor('CphEncodeServerAbnormal firing at the webhook', async () => webhook!.find('firing', 'CphEncodeServerAbnormal', target));
     expect(abnormal.labels).toEqual({ alertname: 'CphEncodeServerAbnormal', severity: 'critical', ...target });
-    expect(abnormal.annotations.runbook_url).toBe('docs/alerts.md#cphencodeserverabnormal');
+    expect(abnormal.annotations.runbook_url).toBe('https://github.com/cph-exporter/cph-exporter/blob/main/docs/alerts.md#cphencodeserverabnormal');
     expect(abnormal.annotations.description).toContain(`1 encode server(s) on cloud-phone server ${serverId}`);
 
     const exposed = await waitFor('CphPublicAdbOrVncPort firing at the webhook', async () =>
