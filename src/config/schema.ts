@@ -59,7 +59,8 @@ const poll = z.strictObject({
     .refine((s) => cron.validate(s), 'is not a valid node-cron expression (6 fields with seconds, or 5 without)')
     .default('0 * * * * *'),
   concurrency: z.number().int().min(1).max(256).default(16),
-  page_size: z.number().int().min(1).max(100).default(100),
+  // At least 2: consecutive pages overlap by one record to notice a listing that shifted (cph/paging.ts).
+  page_size: z.number().int().min(2, 'must be 2..100 (pages overlap by one record)').max(100).default(100),
   max_pages: z.number().int().min(1).max(100_000).default(1000),
   timeout: duration(100).optional(),
   max_staleness: duration(1000).optional(),

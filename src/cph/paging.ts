@@ -1,7 +1,7 @@
-import { CphApiError } from './errors.js';
+import { CphApiError, isCphApiError } from './errors.js';
 
 export interface PagingOptions {
-  /** Items per page (the API's `limit`, 1..100). */
+  /** Items per page (the API's `limit`). At least 2: consecutive pages overlap by one item. */
   pageSize: number;
   /** A listing that still has full pages after this many is treated as runaway and fails. */
   maxPages: number;
@@ -28,7 +28,7 @@ export interface ListingSummary {
   pages: number;
   /** Distinct items handed to the consumer. */
   items: number;
-  /** Items seen twice because the listing shifted between pages. */
+  /** Items the API returned twice within one consistent listing (beyond the deliberate overlap). */
   duplicates: number;
 }
 
@@ -42,16 +42,25 @@ export type FetchPage<T> = (offset: number, limit: number, signal: AbortSignal) 
  * Lists every item of an offset/limit API that returns no total, as ListEncodeServers does:
  * the listing ends at the first page shorter than `pageSize`.
  *
+ * Consecutive pages overlap by one item: page p starts at offset p × (pageSize − 1), so its first
+ * item must be the last item of page p − 1. When a record before that point was created or
+ * deleted between the two requests, every later record moved, and the overlap item differs (or
+ * the page is empty): offset paging would otherwise return deleted records and silently skip live
+ * ones. Then the listing fails with `CPH_SHIFTED`, which `listConsistently` turns into one more
+ * listing. The overlap costs one item per page, about 1 % more requests at a page size of 100.
+ * (Changes that cancel out exactly, one creation and one deletion before the same page boundary
+ * between the two requests, leave no trace in an API without a total; nothing cheaper than a
+ * second full listing could see them.)
+ *
  * Rather than one round trip per page, it keeps up to `window` page requests in flight
  * ahead of the last full page, so P pages cost about ceil(P / window) round trips (one more
  * with `firstPageAlone`). Pages beyond the first short one are aborted and dropped.
  *
  * Pages are handed to `consume` as soon as they and every page before them have arrived, in
- * listing order, without the items an earlier page already had (a listing can shift between two
- * page requests; the first occurrence wins). So the caller can convert a large listing while it
+ * listing order, without the overlap item. So the caller can convert a large listing while it
  * arrives instead of holding every parsed page until the end. Any failed page fails the listing,
  * and then the caller must discard what it consumed: a partial listing must never pass for a
- * complete one.
+ * complete one. A page longer than `pageSize` fails the listing at once as a bad response.
  */
 export function listPages<T>(
   fetchPage: FetchPage<T>,
@@ -60,9 +69,10 @@ export function listPages<T>(
   consume: (items: T[]) => void,
 ): Promise<ListingSummary> {
   const { pageSize, maxPages, window } = options;
-  if (!(pageSize >= 1 && maxPages >= 1 && window >= 1)) {
-    return Promise.reject(new RangeError('pageSize, maxPages and window must be >= 1'));
+  if (!(pageSize >= 2 && maxPages >= 1 && window >= 1)) {
+    return Promise.reject(new RangeError('pageSize must be >= 2, maxPages and window >= 1'));
   }
+  const stride = pageSize - 1;
   return new Promise((resolve, reject) => {
     /** Pages that arrived but are not consumed yet (an earlier page is still in flight). */
     const waiting = new Map<number, T[]>();
@@ -70,6 +80,8 @@ export function listPages<T>(
     const controllers = new Map<number, AbortController>();
     let next = 0;
     let consumed = 0;
+    /** ID of the last item of the last consumed page: the overlap the next page must start with. */
+    let overlapId: string | undefined;
     let duplicates = 0;
     let firstShort = Number.POSITIVE_INFINITY;
     /** The last page index that may be requested for now. */
@@ -101,8 +113,24 @@ export function listPages<T>(
     const consumeInOrder = (): void => {
       for (let items = waiting.get(consumed); items !== undefined && consumed <= firstShort; items = waiting.get(consumed)) {
         waiting.delete(consumed);
-        consumed++;
-        const fresh = items.filter((item) => {
+        const page = consumed++;
+        let body = items;
+        if (page > 0) {
+          const first = items[0];
+          if (first === undefined || idOf(first) !== overlapId) {
+            fail(
+              new CphApiError(
+                'CPH_SHIFTED',
+                `listing shifted between pages ${page - 1} and ${page}: records before offset ${page * stride} were created or deleted meanwhile`,
+              ),
+            );
+            return;
+          }
+          body = items.slice(1);
+        }
+        const last = items.at(-1);
+        overlapId = last === undefined ? undefined : idOf(last);
+        const fresh = body.filter((item) => {
           const id = idOf(item);
           if (seen.has(id)) {
             duplicates++;
@@ -144,20 +172,25 @@ export function listPages<T>(
       const controller = new AbortController();
       controllers.set(page, controller);
       inFlight++;
-      fetchPage(page * pageSize, pageSize, controller.signal).then(
+      fetchPage(page * stride, pageSize, controller.signal).then(
         (items) => {
           inFlight--;
           controllers.delete(page);
           if (failure === undefined && page <= firstShort) {
-            if (items.length < pageSize) {
-              firstShort = page;
-              abortAll(new CphApiError('CPH_ABORTED', 'beyond the end of the listing'), page + 1);
-              for (const p of waiting.keys()) if (p > page) waiting.delete(p);
+            if (items.length > pageSize) {
+              // Neither a full page nor the end: the API ignored `limit`, and nothing it says about the listing can be trusted.
+              fail(new CphApiError('CPH_BAD_RESPONSE', `page at offset ${page * stride} has ${items.length} items, more than the limit of ${pageSize}`));
+            } else {
+              if (items.length < pageSize) {
+                firstShort = page;
+                abortAll(new CphApiError('CPH_ABORTED', 'beyond the end of the listing'), page + 1);
+                for (const p of waiting.keys()) if (p > page) waiting.delete(p);
+              }
+              // The listing is longer than last time: look further, twice as far.
+              if (items.length === pageSize && page >= horizon) horizon = 2 * page + 1;
+              waiting.set(page, items);
+              consumeInOrder();
             }
-            // The listing is longer than last time: look further, twice as far.
-            if (items.length === pageSize && page >= horizon) horizon = 2 * page + 1;
-            waiting.set(page, items);
-            consumeInOrder();
           }
           launch();
         },
@@ -175,11 +208,38 @@ export function listPages<T>(
   });
 }
 
-/** Lists every item into one array (see `listPages`). */
-export async function listAllPages<T>(fetchPage: FetchPage<T>, idOf: (item: T) => string, options: PagingOptions): Promise<Listing<T>> {
-  const items: T[] = [];
-  const summary = await listPages(fetchPage, idOf, options, (page) => {
-    for (const item of page) items.push(item);
+/**
+ * Runs a listing, and once more if it shifted under it (`CPH_SHIFTED`, see `listPages`). A second
+ * shift fails as `CPH_INCONSISTENT`: the caller publishes nothing new for that listing this time.
+ * `attempt` must start from scratch each time (a fresh consumer): what the shifted attempt consumed
+ * is a mix of before and after, and must be dropped.
+ */
+export async function listConsistently<R>(attempt: (n: 1 | 2) => Promise<R>, onShift?: (err: CphApiError) => void): Promise<R> {
+  try {
+    return await attempt(1);
+  } catch (err) {
+    if (!isShift(err)) throw err;
+    onShift?.(err);
+  }
+  try {
+    return await attempt(2);
+  } catch (err) {
+    if (!isShift(err)) throw err;
+    throw new CphApiError('CPH_INCONSISTENT', `listing shifted twice in a row (${err.message}); nothing new published for it this time`, { cause: err });
+  }
+}
+
+function isShift(err: unknown): err is CphApiError {
+  return isCphApiError(err) && err.code === 'CPH_SHIFTED';
+}
+
+/** Lists every item into one array (see `listPages`), listing again once if it shifted. */
+export function listAllPages<T>(fetchPage: FetchPage<T>, idOf: (item: T) => string, options: PagingOptions): Promise<Listing<T>> {
+  return listConsistently(async () => {
+    const items: T[] = [];
+    const summary = await listPages(fetchPage, idOf, options, (page) => {
+      for (const item of page) items.push(item);
+    });
+    return { items, pages: summary.pages, duplicates: summary.duplicates };
   });
-  return { items, pages: summary.pages, duplicates: summary.duplicates };
 }

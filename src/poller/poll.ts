@@ -2,8 +2,8 @@ import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { Config, Target } from '../config/load.js';
 import type { PageResult, TargetRef, CallOptions } from '../cph/client.js';
-import { CphApiError, failureReasonOf, isCphApiError } from '../cph/errors.js';
-import { listPages } from '../cph/paging.js';
+import { CphApiError, FAILURE_REASONS, failureReasonOf, isCphApiError } from '../cph/errors.js';
+import { listConsistently, listPages } from '../cph/paging.js';
 import type { Credentials, EncodeServer, ListEncodeServersQuery } from '../cph/types.js';
 import type { Logger } from '../log/logger.js';
 import { TargetSeriesBuilder } from '../metrics/convert.js';
@@ -26,8 +26,6 @@ export interface PollerDeps {
   now?: () => number;
 }
 
-const ALL_REASONS = ['auth', 'throttled', 'timeout', 'network', 'server_error', 'client_error', 'bad_response', 'page_cap'] as const;
-
 /**
  * One poll = every target listed once, all API calls of the poll bounded by one p-limit,
  * under one deadline. Never two polls at once. Outcomes are applied to the store in one step.
@@ -43,7 +41,7 @@ export class Poller {
   constructor(private readonly deps: PollerDeps) {
     this.now = deps.now ?? Date.now;
     this.gate = new AuthGate(deps.config.poll.authFailureBackoffMs, this.now);
-    for (const t of deps.config.targets) deps.metrics.declareTarget(t.projectId, t.region, ALL_REASONS);
+    for (const t of deps.config.targets) deps.metrics.declareTarget(t.projectId, t.region, FAILURE_REASONS);
   }
 
   /** Runs a poll, or skips it (and says so) when the previous one is still running. */
@@ -115,34 +113,40 @@ export class Poller {
     const ref: TargetRef = { endpoint: target.endpoint, projectId: target.projectId };
     const { poll, metrics } = this.deps.config;
     try {
-      // Pages are converted as they arrive, in listing order; on failure the builder is dropped.
-      const builder = new TargetSeriesBuilder(target, metrics.encodeServerInfo);
-      const listing = await listPages<EncodeServer>(
-        (offset, pageSize, pageSignal) =>
-          this.gate.run(credentials, (observe) =>
-            limit(async () => {
-              this.gate.assertOpen(); // it may have closed while this request waited for a slot
-              const page = await this.deps.client.listEncodeServers(
-                ref,
-                { offset, limit: pageSize },
-                { signal: pageSignal, credentials: () => credentials, onAttempt: observe },
-              );
-              return page.response.encode_servers;
-            }),
-          ),
-        (s) => s.encode_server_id,
-        {
-          pageSize: poll.pageSize,
-          maxPages: poll.maxPages,
-          window: poll.concurrency,
-          firstPageAlone: true,
-          expectedPages: this.lastPages.get(targetKey(target)),
-          signal,
+      // Pages are converted as they arrive, in listing order; on failure (or a shift) the builder is dropped.
+      let builder!: TargetSeriesBuilder;
+      const listing = await listConsistently(
+        () => {
+          builder = new TargetSeriesBuilder(target, metrics.encodeServerInfo);
+          return listPages<EncodeServer>(
+            (offset, pageSize, pageSignal) =>
+              this.gate.run(credentials, (observe) =>
+                limit(async () => {
+                  this.gate.assertOpen(); // it may have closed while this request waited for a slot
+                  const page = await this.deps.client.listEncodeServers(
+                    ref,
+                    { offset, limit: pageSize },
+                    { signal: pageSignal, credentials: () => credentials, onAttempt: observe },
+                  );
+                  return page.response.encode_servers;
+                }),
+              ),
+            (s) => s.encode_server_id,
+            {
+              pageSize: poll.pageSize,
+              maxPages: poll.maxPages,
+              window: poll.concurrency,
+              firstPageAlone: true,
+              expectedPages: this.lastPages.get(targetKey(target)),
+              signal,
+            },
+            (items) => builder.add(items),
+          );
         },
-        (items) => builder.add(items),
+        (shift) => this.deps.log.info({ project_id: target.projectId, region: target.region, err: shift.message }, 'listing shifted under changes; listing the target again'),
       );
       if (listing.duplicates > 0) {
-        this.deps.log.info({ project_id: target.projectId, region: target.region, duplicates: listing.duplicates }, 'listing shifted between pages; duplicates dropped');
+        this.deps.log.info({ project_id: target.projectId, region: target.region, duplicates: listing.duplicates }, 'listing returned records twice; duplicates dropped');
       }
       this.lastPages.set(targetKey(target), listing.pages);
       const series = builder.finish();

@@ -198,8 +198,8 @@ describe('paging against the simulator', () => {
       expect(sumOf(samplesOf(text, 'cph_encode_servers'))).toBe(n);
       const stats = sim.stats.project(P1);
       expect(stats.maxInFlight).toBeLessThanOrEqual(concurrency);
-      // P pages, including the short (or empty) last one.
-      const pages = Math.floor(n / pageSize) + 1;
+      // P pages, including the short (or empty) last one; consecutive pages overlap by one record.
+      const pages = n < pageSize ? 1 : Math.floor((n - pageSize) / (pageSize - 1)) + 2;
       // The first page goes alone (it proves the key before fanning out), then the window.
       const ideal = 1 + Math.ceil((pages - 1) / concurrency);
       expect(stats.maxDepth).toBeGreaterThanOrEqual(Math.ceil(pages / concurrency));
@@ -212,16 +212,17 @@ describe('paging against the simulator', () => {
     }
   });
 
-  it('de-duplicates encode servers that appear on two pages when the listing shifts', async () => {
+  it('lists again when the listing shifts between two pages, and publishes the fleet after the change', async () => {
     sim = await startSimulator({ seed: 5, projects: { [P1]: { encodeServers: 500, cloudPhoneServers: 20 } } });
     const exporter = await startTestExporter(sim, [{ projectId: P1 }], { poll: { concurrency: 1, page_size: 100 } });
     try {
-      // New records appear at the front while the second page is requested: page 2 repeats page 1's tail.
-      sim.faults.set({ kind: 'shift', by: 7, offset: 100, count: 1 });
+      // New records appear at the front while the second page (offset 99) is requested: its first record is
+      // not the last of page 1 any more.
+      sim.faults.set({ kind: 'shift', by: 7, offset: 99, count: 1 });
       await exporter.poll();
       const text = await scrape(exporter.url);
       const ids = samplesOf(text, 'cph_encode_server_info').map((s) => s.labels['encode_server_id']);
-      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids.sort()).toEqual(sim.fleet(P1).items.map((e) => e.encode_server_id).sort());
       expect(samplesOf(text, 'cph_up')[0]?.value).toBe(1);
     } finally {
       await exporter.stop();

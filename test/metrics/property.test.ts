@@ -74,7 +74,7 @@ const wellFormed = (s: string): string => Buffer.from(s, 'utf8').toString('utf8'
 /** The exporter's path for one page: validation, the pager's de-duplication by id, conversion, rendering. */
 async function render(body: unknown): Promise<{ exposition: string; servers: EncodeServer[] }> {
   const page = validateListEncodeServersResponse(body).encode_servers;
-  const { items: servers } = await listAllPages(async () => page, (s) => s.encode_server_id, { pageSize: page.length + 1, maxPages: 1, window: 1 });
+  const { items: servers } = await listAllPages(async () => page, (s) => s.encode_server_id, { pageSize: Math.max(2, page.length + 1), maxPages: 1, window: 1 });
   const series = new TargetSeriesBuilder(TARGET, true).add(servers).finish();
   // Bytes as the HTTP response carries them, decoded strictly.
   const exposition = decodeUtf8(Buffer.from(renderResourceFamilies([series], true), 'utf8'));

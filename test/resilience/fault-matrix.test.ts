@@ -291,19 +291,34 @@ describe('odd but valid data: accepted, escaped, and the exposition stays valid'
   it.for([
     { name: 'records inserted at the front between two pages', by: 7 },
     { name: 'records removed from the front between two pages', by: -7 },
-  ])('$name: one listing without duplicates, exact again at the next poll', async ({ by }, ctx) => {
+  ])('$name: the listing notices the shift, lists again and publishes the fleet after the change', async ({ by }, ctx) => {
     await start();
     const sizeBefore = sim.fleet(P1).size;
-    sim.faults.set({ kind: 'shift', by, offset: 10, projectId: P1, count: 1 });
+    // Pages of 10 overlap by one record: the second page starts at offset 9.
+    sim.faults.set({ kind: 'shift', by, offset: 9, projectId: P1, count: 1 });
+    sim.resetStats();
     await pollAt(1000);
     const v = await view(ctx);
     expect(sim.fleet(P1).size).toBe(sizeBefore + by);
-    expect(v.up(P1)).toBe(1);
-    const ids = v.infoIds(P1);
-    expect(new Set(ids).size).toBe(ids.length);
-    expect(v.servers(P1)).toBe(ids.length);
-    // Offset paging cannot see a removal between pages: up to |by| records can be missed for one poll.
-    expect(ids.length).toBeGreaterThanOrEqual(sim.fleet(P1).size - Math.abs(by));
+    expectFresh(v, P1);
+    expect(v.failures(P1)).toBe(0);
+    // The first listing stopped at its shifted second page; the second one took every page again
+    // (plus up to concurrency - 1 look-ahead requests past the end, as its listing had grown or shrunk).
+    const pages = (n: number): number => (n < 10 ? 1 : Math.floor((n - 10) / 9) + 2);
+    expect(sim.stats.project(P1).requests).toBeGreaterThanOrEqual(2 + pages(sizeBefore + by));
+    expect(sim.stats.project(P1).requests).toBeLessThanOrEqual(pages(sizeBefore) + pages(sizeBefore + by) + CONFIG.poll.concurrency - 1);
+  });
+
+  it('a listing that shifts again when listed a second time publishes nothing new, counted as inconsistent', async (ctx) => {
+    const before = await start();
+    sim.faults.set({ kind: 'shift', by: -1, offset: 9, projectId: P1, count: 2 });
+    await pollAt(1000);
+    const v = await view(ctx);
+    expect(v.up(P1)).toBe(0);
+    expect(v.errorReasons(P1)).toEqual(['inconsistent']);
+    expect(v.failures(P1, 'inconsistent')).toBe(1);
+    expect(v.infoIds(P1)).toEqual(before.infoIds(P1)); // the last complete listing, not a mix
+    expectFresh(v, P2);
     await pollAt(1000);
     expectFresh(await view(), P1);
   });

@@ -44,7 +44,7 @@ describe('target isolation', () => {
     exporter = await startTestExporter(sim, targets.map((projectId) => ({ projectId })), { poll: { concurrency: 1, page_size: 20 } });
     // The key goes bad in the middle of a poll: every target's first page passes, its second gets 401
     // (as when a temporary token expires mid-poll). One request at a time makes the count exact.
-    sim.faults.set({ kind: 'bad-signature', offset: 20 });
+    sim.faults.set({ kind: 'bad-signature', offset: 19 }); // the second page (pages of 20 overlap by one)
     sim.resetStats();
     await exporter.poll();
     expect(sim.stats.authFailuresFor(DEMO_CREDENTIALS.accessKey)).toBe(1);
