@@ -232,6 +232,55 @@ function serversRow(d: DashboardBuilder): DashboardBuilder {
     );
 }
 
+/**
+ * Reachability: what blackbox_exporter finds when it probes the ports /sd/access-ports lists (the probe jobs of
+ * prometheus/cph-exporter-probes.prometheus.yml). Empty without those jobs.
+ */
+function reachabilityRow(d: DashboardBuilder): DashboardBuilder {
+  return d
+    .withRow(new RowBuilder('Reachability (blackbox probes of public ports)'))
+    .withPanel(
+      timeseries(
+        'Probed ports by type and result',
+        'Public access ports of the selected cloud-phone servers probed by blackbox_exporter (probe_success), by port type: ' +
+          'answering or not. ADB and VNC ports should not answer; H5 and app-server ports should.',
+        12,
+      )
+        .unit('short')
+        .decimals(0)
+        .min(0)
+        .fillOpacity(30)
+        .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
+        .withTarget(query('A', `count by (port_type) (probe_success{${SERVER}, exposure="public"} == 1)`, '{{port_type}} answers'))
+        .withTarget(query('B', `count by (port_type) (probe_success{${SERVER}, exposure="public"} == 0)`, '{{port_type}} no answer'))
+        .overrideByRegexp('^(adb|vnc) answers$', [fixedColor('red')])
+        .overrideByRegexp('no answer$', [fixedColor('orange')]),
+    )
+    .withPanel(
+      new TablePanelBuilder()
+        .title('Public ADB/VNC ports that answer')
+        .description(
+          'ADB and VNC ports that accepted a connection from the blackbox exporter at the last probe ' +
+            '(CphPublicAdbPortReachable, CphPublicVncPortReachable). Should be empty.',
+        )
+        .datasource(ds)
+        .span(12)
+        .height(8)
+        .withTarget(
+          instantTable(
+            'A',
+            `max by (project_id, region, server_id, encode_server_id, port_type, instance) (probe_success{${SERVER}, exposure="public", port_type=~"adb|vnc"}) == 1`,
+          ),
+        )
+        .withTransformation(hideColumns('Time', 'Value'))
+        .filterable(true)
+        .overrideByName('port_type', [
+          { id: 'custom.cellOptions', value: { type: common.TableCellDisplayMode.ColorBackground } },
+          fixedColor('red'),
+        ]),
+    );
+}
+
 function healthRow(d: DashboardBuilder): DashboardBuilder {
   return d
     .withRow(new RowBuilder('Exporter health'))
@@ -351,6 +400,7 @@ export function buildDashboard(): Dashboard {
     );
   d = fleetRow(d);
   d = serversRow(d);
+  d = reachabilityRow(d);
   d = healthRow(d);
   return d.build();
 }

@@ -42,6 +42,8 @@ describe('grafana dashboard', () => {
       'Age of the last successful poll',
       'API requests by code',
       'API errors, throttles and retries',
+      'Probed ports by type and result',
+      'Public ADB/VNC ports that answer',
     ]) {
       expect(titles).toContain(title);
     }
@@ -66,8 +68,11 @@ describe('grafana dashboard', () => {
     }
   });
 
-  it('reads only metrics from CONTRACTS.md or the recording rules', () => {
+  it('reads only metrics from CONTRACTS.md, the recording rules, or the blackbox probes (reachability row only)', () => {
     const families = contractFamilies();
+    // blackbox_exporter's, from the probe jobs of prometheus/cph-exporter-probes.prometheus.yml.
+    for (const q of queries.filter((q) => /probe_/.test(q.expr))) expect(q.panel, q.expr).toMatch(/^(Probed ports|Public ADB\/VNC ports that answer)/);
+    families.add('probe_success');
     const recorded = recordingRuleNames();
     const used = [
       ...queries.map((q) => ({ where: `${q.panel} ${q.refId}`, expr: q.expr })),
