@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
@@ -84,9 +84,11 @@ describe('rules file', () => {
     expect(rule.annotations?.runbook_url).toBe(`${RUNBOOK_BASE_URL}#${name.toLowerCase()}`);
   });
 
-  it('every runbook_url is an absolute https URL from the one base, ending in an anchor that docs/alerts.md has', () => {
+  it('every runbook_url of every prometheus/*.rules.yml is an absolute https URL from the one base, ending in an anchor that docs/alerts.md has', () => {
     const anchors = anchorsOf(readFileSync(alertsDoc, 'utf8'));
-    for (const rule of alerts) {
+    const files = readdirSync(path.join(repoRoot, 'prometheus')).filter((f) => f.endsWith('.rules.yml'));
+    expect(files).toContain(path.basename(rulesFile));
+    for (const rule of files.flatMap((f) => alertRules(loadRuleGroups(path.join(repoRoot, 'prometheus', f))))) {
       const url = new URL(rule.annotations!.runbook_url!);
       expect(url.protocol, rule.alert).toBe('https:');
       expect(`${url.origin}${url.pathname}`, rule.alert).toBe(RUNBOOK_BASE_URL);
