@@ -8,6 +8,7 @@
  *   --latency-ms=N            per-request latency (default 0)
  *   --rate-limit=RPS[:BURST]  token bucket over all API requests (default: none)
  *   --no-verify-signatures    accept any request without checking its signature
+ *   --open-ports=PID:ESID[:TYPE[+TYPE]][,…]  real TCP listeners for those encode servers' access ports
  *   --help
  */
 import { parseArgs } from 'node:util';
@@ -15,7 +16,8 @@ import { DEMO_ACCESS_KEY, DEMO_PROJECTS } from './demo-credentials.js';
 import { createSimulator, type FleetSize, type SimulatorOptions } from './server.js';
 
 const USAGE = `Usage: npm run simulator -- [--listen=127.0.0.1:8443] [--seed=1] [--projects=ID:N,ID:N]
-  [--cloud-phone-servers=N] [--latency-ms=N] [--rate-limit=RPS[:BURST]] [--no-verify-signatures]`;
+  [--cloud-phone-servers=N] [--latency-ms=N] [--rate-limit=RPS[:BURST]] [--no-verify-signatures]
+  [--open-ports=PROJECT_ID:ENCODE_SERVER_ID[:TYPE[+TYPE]][,...]]   listen on 127.0.0.1 for those access ports`;
 
 function fail(message: string): never {
   process.stderr.write(`simulator: ${message}\n${USAGE}\n`);
@@ -47,6 +49,7 @@ async function main(): Promise<void> {
         'latency-ms': { type: 'string', default: '0' },
         'rate-limit': { type: 'string' },
         'no-verify-signatures': { type: 'boolean', default: false },
+        'open-ports': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -89,18 +92,30 @@ async function main(): Promise<void> {
     options.rateLimit = { requestsPerSecond: Number(m[1]), burst: m[2] !== undefined ? Number(m[2]) : undefined };
   }
 
+  if (values['open-ports'] !== undefined) {
+    options.openPorts = values['open-ports']
+      .split(',')
+      .filter((s) => s !== '')
+      .map((item) => {
+        const m = /^([A-Za-z0-9_-]{1,64}):([0-9a-f]{32})(?::([A-Za-z0-9_+-]+))?$/.exec(item);
+        if (!m) fail(`--open-ports entry "${item}" must be PROJECT_ID:ENCODE_SERVER_ID[:TYPE[+TYPE]]`);
+        return { projectId: m[1] as string, encodeServerId: m[2] as string, portTypes: m[3]?.split('+') };
+      });
+  }
+
   const sim = createSimulator(options);
-  const url = await sim.listen(port, host);
+  const url = await sim.listen(port, host).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
   const lines = [
     `CPH simulator listening on ${url}`,
     `  API:      GET ${url}/v1/{project_id}/cloud-phone/encode-servers`,
-    `  admin:    ${url}/_sim/stats, /_sim/faults, /_sim/config, /_sim/fleet/{project_id}`,
+    `  admin:    ${url}/_sim/stats, /_sim/faults, /_sim/config, /_sim/fleet/{project_id}, /_sim/listeners`,
     `  projects: ${Object.entries(projects)
       .map(([id, s]) => `${id} (${s.encodeServers} encode servers)`)
       .join(', ')}`,
     options.verifySignatures
       ? `  auth:     demo access key ${DEMO_ACCESS_KEY} (fake; its secret key is DEMO_SECRET_KEY in src/simulator/demo-credentials.ts)`
       : '  auth:     signatures are NOT checked',
+    ...sim.listeners.list().map((l) => `  listening for ${l.projectId}/${l.encodeServerId} ${l.portType} on ${l.host}:${l.port}`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 

@@ -1,6 +1,7 @@
 /** What a simulator is created with, and what a running one offers (see docs/CONTRACTS.md, "Simulator"). */
 import type { FaultController } from './faults.js';
 import type { Fleet } from './fleet.js';
+import type { OpenPortsSpec, PortListeners } from './port-listeners.js';
 import type { SimulatorStats } from './stats.js';
 
 export interface FleetSize {
@@ -54,6 +55,8 @@ export interface SimulatorOptions {
   admin?: boolean | undefined;
   /** The gateway's clock (default the system clock). Latency and hangs always use real timers. */
   clock?: Clock | undefined;
+  /** Access ports to open as real TCP listeners when the simulator starts listening (see `listeners`). */
+  openPorts?: readonly OpenPortsSpec[] | undefined;
 }
 
 export interface Simulator {
@@ -84,4 +87,9 @@ export interface Simulator {
   /** Epoch ms until which the AK is locked, or undefined if it is not locked. */
   lockedUntil(accessKey: string): number | undefined;
   resetStats(): void;
+  /**
+   * Real TCP listeners on 127.0.0.1 for the access ports of chosen encode servers, which their records then list as
+   * public 127.0.0.1:port (port-listeners.ts); all closed by `close()`.
+   */
+  readonly listeners: PortListeners;
 }

@@ -18,6 +18,7 @@ import { Fleet } from './fleet.js';
 import { projectSeed } from './generate.js';
 import { Gateway } from './gateway/gateway.js';
 import type { Clock, FleetSize, RateLimitOptions, Simulator, SimulatorOptions } from './options.js';
+import { type OpenPortsSpec, PortListeners } from './port-listeners.js';
 import { SimulatorStats } from './stats.js';
 import type { SimWorld } from './world.js';
 
@@ -36,6 +37,7 @@ class SimulatorImpl implements SimWorld {
   readonly seed: number;
   readonly defaultFleet: FleetSize | undefined;
   latencyMs: number;
+  readonly listeners = new PortListeners((projectId) => this.fleet(projectId));
 
   private readonly sizes = new Map<string, FleetSize>();
   private readonly fleets = new Map<string, Fleet>();
@@ -44,6 +46,7 @@ class SimulatorImpl implements SimWorld {
   private readonly sockets = new Set<Socket>();
   private readonly waits = new Waits();
   private baseUrl: string | undefined;
+  private readonly openPorts: readonly OpenPortsSpec[];
 
   constructor(options: SimulatorOptions) {
     this.seed = (options.seed ?? 1) >>> 0;
@@ -67,6 +70,7 @@ class SimulatorImpl implements SimWorld {
       this.clock,
     );
     this.adminEnabled = options.admin ?? true;
+    this.openPorts = options.openPorts ?? [];
 
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
@@ -94,9 +98,10 @@ class SimulatorImpl implements SimWorld {
 
   // ---- public API -------------------------------------------------------------------------------------------
 
-  listen(port = 0, host = '127.0.0.1'): Promise<string> {
+  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
     // Generate the configured fleets now, so that the first request does not pay for it.
     for (const pid of this.sizes.keys()) this.fleetOrUndefined(pid);
+    for (const spec of this.openPorts) await this.listeners.open(spec);
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.server.once('error', onError);
@@ -111,8 +116,9 @@ class SimulatorImpl implements SimWorld {
     });
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.waits.closeAll();
+    await this.listeners.stop();
     return new Promise((resolve) => {
       if (!this.server.listening) {
         for (const s of this.sockets) s.destroy();

@@ -8,6 +8,7 @@ import type { SimWorld } from '../world.js';
 import { configRoutes } from './config.js';
 import { faultRoutes } from './faults.js';
 import { fleetRoutes } from './fleet.js';
+import { listenerRoutes } from './listeners.js';
 import { statsRoutes } from './stats.js';
 
 export interface AdminRoute {
@@ -22,7 +23,7 @@ export interface AdminRoute {
   handle(ex: Exchange, world: SimWorld): unknown;
 }
 
-export const ADMIN_ROUTES: readonly AdminRoute[] = [...statsRoutes, ...faultRoutes, ...configRoutes, ...fleetRoutes];
+export const ADMIN_ROUTES: readonly AdminRoute[] = [...statsRoutes, ...faultRoutes, ...configRoutes, ...fleetRoutes, ...listenerRoutes];
 
 const compiled = ADMIN_ROUTES.map((route) => ({ route, match: pathMatcher(route.path) }));
 
