@@ -1,6 +1,7 @@
 import type { Config } from './config/load.js';
 import { type ClientObserver, CphClient } from './cph/client.js';
-import type { Credentials } from './cph/types.js';
+import { KeyRing } from './credentials/accounts.js';
+import type { CredentialProvider } from './credentials/provider.js';
 import type { Logger } from './log/logger.js';
 import { SelfMetrics } from './metrics/self.js';
 import { Poller } from './poller/poll.js';
@@ -14,7 +15,11 @@ import { REVISION, VERSION } from './version.js';
 
 export interface ExporterOptions {
   config: Readonly<Config>;
-  credentials: { get(): Credentials };
+  /** The top-level credentials (targets without `account`). */
+  credentials: CredentialProvider;
+  /** The keys of `accounts:`; built from the config (and `env`) when not given. */
+  accounts?: KeyRing | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
   listen: ListenAddress;
   web?: WebConfig | undefined;
   log: Logger;
@@ -67,7 +72,17 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
   );
   const store = new SnapshotStore(config.targets, { maxStalenessMs: config.poll.maxStalenessMs, withInfo: config.metrics.encodeServerInfo });
   const client = createClient(config, metrics.observer);
-  const poller = new Poller({ config, client, credentials: options.credentials, store, metrics, log, now: options.now });
+  const accounts =
+    options.accounts ??
+    new KeyRing(config, {
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.now ? { now: options.now } : {}),
+      onMetadataEvent: (account, e) => {
+        if (e.kind === 'fetched') log.info({ account, expires_at: new Date(e.expiresAtMs).toISOString() }, 'temporary credentials fetched from the metadata service');
+        else log.warn({ account, err: e.message, expires_at: new Date(e.expiresAtMs).toISOString() }, 'refreshing temporary credentials failed; using the current ones until they expire');
+      },
+    }, options.credentials);
+  const poller = new Poller({ config, client, credentials: options.credentials, accounts, store, metrics, log, now: options.now });
   const app = createApp({
     store,
     metrics,

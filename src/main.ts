@@ -3,8 +3,9 @@ import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CredentialSource } from './config/credentials.js';
 import { ConfigError, type Config, loadConfigFile } from './config/load.js';
+import { KeyRing } from './credentials/accounts.js';
+import { CredentialSource } from './credentials/static.js';
 import { startExporter } from './exporter.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from './log/logger.js';
 import { parseListenAddress } from './server/listen.js';
@@ -98,7 +99,9 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
     config = Object.freeze({ ...config, targets: Object.freeze(config.targets.filter((t) => owned.has(`${t.projectId}/${t.region}`))) });
   }
   const credentials = config ? new CredentialSource(config.credentials, env) : undefined;
-  if (credentials) problems.push(...credentials.check());
+  // Every key the targets use, checked before anything starts (the exporter builds its own ring, with logging).
+  const accounts = config && credentials ? new KeyRing(config, { env }, credentials) : undefined;
+  if (accounts) problems.push(...accounts.check());
 
   let web: WebConfig | undefined;
   const webFile = values['web.config.file'] as string | undefined;
@@ -111,7 +114,7 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
     }
   }
 
-  if (problems.length > 0 || !config || !credentials || !listenAddress) {
+  if (problems.length > 0 || !config || !credentials || !accounts || !listenAddress) {
     io.stderr(`cph-exporter: invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
     return 1;
   }
@@ -122,7 +125,7 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
   }
 
   const log = createLogger(level as LogLevel);
-  const exporter = await startExporter({ config, credentials, listen: listenAddress, web, log, shard: shard && shard.count > 1 ? shard : undefined });
+  const exporter = await startExporter({ config, credentials, env, listen: listenAddress, web, log, shard: shard && shard.count > 1 ? shard : undefined });
   return {
     stop: async () => {
       log.info('shutting down');

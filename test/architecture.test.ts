@@ -50,6 +50,24 @@ describe('architecture', () => {
     }
   });
 
+  it('config/ only validates: no network client, no credentials reading, no poller', () => {
+    for (const { file, imports } of all.filter((f) => folder(f.file) === 'config')) {
+      expect(imports.filter((i) => i === 'undici' || /^\.\.\/(credentials|cph|poller|server|metrics)\//.test(i)), file).toEqual([]);
+    }
+  });
+
+  it('credentials/ imports nothing from metrics/, poller/ or server/ (keys are fetched, never scheduled or served there)', () => {
+    for (const { file, imports } of all.filter((f) => folder(f.file) === 'credentials')) {
+      expect(imports.filter((i) => /^\.\.\/(metrics|poller|server)\//.test(i)), file).toEqual([]);
+    }
+  });
+
+  it('poller/ uses credentials/ only through its pure key naming, never a provider implementation', () => {
+    for (const { file, imports } of all.filter((f) => folder(f.file) === 'poller')) {
+      expect(imports.filter((i) => i.startsWith('../credentials/') && i !== '../credentials/keys.js'), file).toEqual([]);
+    }
+  });
+
   it('server/ sees the store and registry, not the client or the poller internals', () => {
     for (const { file, imports } of all.filter((f) => folder(f.file) === 'server')) {
       expect(imports.filter((i) => /^\.\.\/(cph|poller)\//.test(i)), file).toEqual([]);

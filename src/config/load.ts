@@ -12,11 +12,26 @@ export interface Target {
   region: string;
   /** Origin of the CPH API for this target. */
   endpoint: string;
+  /** Name of the account (under `accounts:`) whose key lists this target; absent: the top-level credentials. */
+  account?: string;
 }
+
+/** Where one credential value comes from: a file (re-read when it changes) or a named environment variable. */
+export type ValueSource = { file: string } | { env: string };
+
+/** A named credential set of `accounts:`. */
+export type AccountConfig =
+  | { kind: 'static'; accessKey: ValueSource; secretKey: ValueSource; securityToken?: ValueSource }
+  /** Temporary AK/SK and security token from the ECS/CCE metadata service at `endpoint`. */
+  | { kind: 'metadata'; endpoint: string };
+
+/** The metadata service of ECS and CCE nodes (NOTES.md section 4b): link-local, plain HTTP by design. */
+export const DEFAULT_METADATA_ENDPOINT = 'http://169.254.169.254';
 
 export interface Config {
   targets: readonly Target[];
   credentials: { accessKeyFile?: string; secretKeyFile?: string; securityTokenFile?: string };
+  accounts: Readonly<Record<string, AccountConfig>>;
   poll: {
     schedule: string;
     /** Shortest gap between two runs of the schedule. */
@@ -64,6 +79,10 @@ function describeIssue(issue: z.core.$ZodIssue): string[] {
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((k) => `${keyPath([...issue.path, k])}: unknown key`);
   }
+  if (issue.code === 'invalid_key') {
+    // A record key (an account name) that fails its pattern: zod's own message is only "Invalid key in record".
+    return [`${keyPath(issue.path)}: ${issue.issues[0]?.message ?? issue.message}`];
+  }
   if (issue.code === 'invalid_type' && issue.input === undefined) {
     return [`${keyPath(issue.path)}: required`];
   }
@@ -98,6 +117,10 @@ function toModel(file: ConfigFile): Readonly<Config> {
     const first = seen.get(key);
     if (first !== undefined) problems.push(`targets[${i}]: duplicates targets[${first}] (same project_id and region)`);
     else seen.set(key, i);
+    if (t.account !== undefined && !Object.hasOwn(file.accounts, t.account)) {
+      const known = Object.keys(file.accounts);
+      problems.push(`targets[${i}].account: unknown account "${t.account}" (${known.length > 0 ? `accounts: ${known.join(', ')}` : 'no accounts are defined'})`);
+    }
   });
 
   const intervalMs = scheduleIntervalMs(file.poll.schedule);
@@ -118,12 +141,14 @@ function toModel(file: ConfigFile): Readonly<Config> {
       projectId: t.project_id,
       region: t.region,
       endpoint: (t.endpoint ? new URL(t.endpoint).origin : undefined) ?? defaultEndpoint(t.region),
+      ...(t.account !== undefined ? { account: t.account } : {}),
     })),
     credentials: {
       ...(c.access_key_file ? { accessKeyFile: c.access_key_file } : {}),
       ...(c.secret_key_file ? { secretKeyFile: c.secret_key_file } : {}),
       ...(c.security_token_file ? { securityTokenFile: c.security_token_file } : {}),
     },
+    accounts: Object.fromEntries(Object.entries(file.accounts).map(([name, a]) => [name, toAccount(a)])),
     poll: {
       schedule: file.poll.schedule,
       intervalMs,
@@ -144,6 +169,20 @@ function toModel(file: ConfigFile): Readonly<Config> {
     },
     metrics: { encodeServerInfo: file.metrics.encode_server_info },
   });
+}
+
+function toAccount(a: ConfigFile['accounts'][string]): AccountConfig {
+  if (a.metadata === true) return { kind: 'metadata', endpoint: a.metadata_endpoint ? new URL(a.metadata_endpoint).origin : DEFAULT_METADATA_ENDPOINT };
+  // The schema guarantees one source for each key (and at most one for the token).
+  const source = (file: string | undefined, env: string | undefined): ValueSource | undefined =>
+    file !== undefined ? { file } : env !== undefined ? { env } : undefined;
+  const securityToken = source(a.security_token_file, a.security_token_env);
+  return {
+    kind: 'static',
+    accessKey: source(a.access_key_file, a.access_key_env) as ValueSource,
+    secretKey: source(a.secret_key_file, a.secret_key_env) as ValueSource,
+    ...(securityToken ? { securityToken } : {}),
+  };
 }
 
 /** Parses YAML text; syntax errors become ConfigError lines with the position. */
@@ -168,7 +207,21 @@ export function loadConfigFile(path: string): Readonly<Config> {
   const base = dirname(resolve(path));
   const absolute = (file: string): string => (isAbsolute(file) ? file : resolve(base, file));
   const credentials = Object.fromEntries(Object.entries(config.credentials).map(([key, file]) => [key, absolute(file)])) as Config['credentials'];
-  return deepFreeze({ ...config, credentials });
+  const fromFile = (v: ValueSource): ValueSource => ('file' in v ? { file: absolute(v.file) } : v);
+  const accounts = Object.fromEntries(
+    Object.entries(config.accounts).map(([name, a]): [string, AccountConfig] => [
+      name,
+      a.kind === 'metadata'
+        ? a
+        : {
+            kind: 'static',
+            accessKey: fromFile(a.accessKey),
+            secretKey: fromFile(a.secretKey),
+            ...(a.securityToken ? { securityToken: fromFile(a.securityToken) } : {}),
+          },
+    ]),
+  );
+  return deepFreeze({ ...config, credentials, accounts });
 }
 
 function deepFreeze<T>(o: T): T {

@@ -43,6 +43,11 @@ export interface TargetRef {
 
 export interface CallOptions {
   credentials: () => Credentials | Promise<Credentials>;
+  /**
+   * The key these credentials belong to (an account's name): each key has its own token bucket per
+   * endpoint, so one account's traffic never uses up another's share of the rate limit.
+   */
+  key?: string | undefined;
   signal?: AbortSignal | undefined;
   /**
    * Told the outcome of every HTTP attempt as soon as it is known: the status of a response,
@@ -130,11 +135,12 @@ export class CphClient {
     return pool;
   }
 
-  private bucketFor(origin: string): TokenBucket {
-    let bucket = this.buckets.get(origin);
+  private bucketFor(origin: string, key = ''): TokenBucket {
+    const id = `${key}\0${origin}`;
+    let bucket = this.buckets.get(id);
     if (!bucket) {
       bucket = new TokenBucket(this.options.rateLimit.requestsPerSecond, this.options.rateLimit.burst);
-      this.buckets.set(origin, bucket);
+      this.buckets.set(id, bucket);
     }
     return bucket;
   }
@@ -160,7 +166,7 @@ export class CphClient {
         if (err.retryAfterSeconds !== undefined) {
           const asked = err.retryAfterSeconds * 1000;
           // The endpoint asked everyone to wait: pause its bucket even when this call gives up.
-          this.bucketFor(url.origin).pause(asked);
+          this.bucketFor(url.origin, call.key).pause(asked);
           if (asked > MAX_RETRY_AFTER_MS) throw err;
           delay = Math.max(delay, asked);
         }
@@ -184,7 +190,7 @@ export class CphClient {
     if (this.closed) throw new CphApiError('CPH_ABORTED', 'client closed');
     // A call queued behind others may have been aborted meanwhile: then nothing is sent or counted.
     if (call.signal?.aborted) throw abortError(call.signal, call.signal.reason);
-    await this.bucketFor(url.origin).take(call.signal).catch((reason: unknown) => {
+    await this.bucketFor(url.origin, call.key).take(call.signal).catch((reason: unknown) => {
       throw abortError(call.signal, reason);
     });
     const credentials = await call.credentials();

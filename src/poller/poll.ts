@@ -5,6 +5,8 @@ import type { PageResult, TargetRef, CallOptions } from '../cph/client.js';
 import { CphApiError, FAILURE_REASONS, failureReasonOf, isCphApiError } from '../cph/errors.js';
 import { listConsistently, listPages } from '../cph/paging.js';
 import type { Credentials, EncodeServer, ListEncodeServersQuery } from '../cph/types.js';
+import { DEFAULT_KEY, describeKey, type KeyName, keyOf } from '../credentials/keys.js';
+import type { CredentialProvider } from '../credentials/provider.js';
 import type { Logger } from '../log/logger.js';
 import { TargetSeriesBuilder } from '../metrics/convert.js';
 import type { SelfMetrics } from '../metrics/self.js';
@@ -19,7 +21,10 @@ export interface EncodeServerLister {
 export interface PollerDeps {
   config: Pick<Config, 'poll' | 'metrics'> & { targets: readonly Target[] };
   client: EncodeServerLister;
-  credentials: { get(): Credentials };
+  /** The top-level credentials: the key of targets without `account`. */
+  credentials: CredentialProvider;
+  /** The keys of `accounts:`, by name. */
+  accounts?: { provider(key: KeyName): CredentialProvider } | undefined;
   store: SnapshotStore;
   metrics: SelfMetrics;
   log: Logger;
@@ -33,14 +38,14 @@ export interface PollerDeps {
 export class Poller {
   private running: Promise<void> | undefined;
   private readonly shutdown = new AbortController();
-  private readonly gate: AuthGate;
+  /** One gate per key: one account's refused key never holds back another account's targets. */
+  private readonly gates = new Map<KeyName, AuthGate>();
   private readonly now: () => number;
   /** Pages of each target's last complete listing: how far the next listing looks ahead. */
   private readonly lastPages = new Map<string, number>();
 
   constructor(private readonly deps: PollerDeps) {
     this.now = deps.now ?? Date.now;
-    this.gate = new AuthGate(deps.config.poll.authFailureBackoffMs, this.now);
     for (const t of deps.config.targets) deps.metrics.declareTarget(t.projectId, t.region, FAILURE_REASONS);
   }
 
@@ -73,24 +78,33 @@ export class Poller {
     setMaxListeners(0, signal);
     const started = performance.now();
     try {
-      let credentials: Credentials;
-      try {
-        credentials = this.deps.credentials.get();
-      } catch (err) {
-        // A secret file rotated to something unusable: every target fails for want of a key, visibly.
-        const message = (err as Error).message;
-        this.deps.log.error({ err: message }, 'no usable credentials; no target polled');
-        const failed: TargetOutcome = { kind: 'failed', reason: 'auth', message, durationSeconds: 0 };
-        this.publish(new Map(this.deps.config.targets.map((t) => [targetKey(t), failed])));
-        return;
-      }
-      // A rotated key may be accepted where the old one was refused (401, or 403 for a project): try again now.
-      if (this.gate.beginPoll(credentials)) this.deps.store.liftAuthBackoffs();
       const limit = pLimit(poll.concurrency);
       const outcomes = new Map<string, TargetOutcome | 'held'>();
+      const byKey = new Map<KeyName, Target[]>();
+      for (const target of this.deps.config.targets) {
+        const key = keyOf(target);
+        byKey.set(key, [...(byKey.get(key) ?? []), target]);
+      }
       await Promise.all(
-        this.deps.config.targets.map(async (target) => {
-          outcomes.set(targetKey(target), await this.pollTarget(target, credentials, limit, signal));
+        [...byKey].map(async ([key, targets]) => {
+          let credentials: Credentials;
+          try {
+            credentials = await this.providerOf(key).get();
+          } catch (err) {
+            // A secret file rotated to something unusable, metadata keys out of reach: this key's targets fail, visibly.
+            const message = (err as Error).message;
+            this.deps.log.error({ err: message, account: key === DEFAULT_KEY ? undefined : key }, `no usable credentials for ${describeKey(key)}; its targets are not polled`);
+            for (const t of targets) outcomes.set(targetKey(t), { kind: 'failed', reason: 'auth', message, durationSeconds: 0 });
+            return;
+          }
+          const gate = this.gateOf(key);
+          // A rotated key may be accepted where the old one was refused (401, or 403 for a project): try again now.
+          if (gate.beginPoll(credentials)) this.deps.store.liftAuthBackoffs(targets);
+          await Promise.all(
+            targets.map(async (target) => {
+              outcomes.set(targetKey(target), await this.pollTarget(target, credentials, gate, limit, signal));
+            }),
+          );
         }),
       );
       if (this.shutdown.signal.aborted) return; // nobody will read it; don't publish a poll cut short by shutdown
@@ -101,14 +115,27 @@ export class Poller {
     }
   }
 
+  private providerOf(key: KeyName): CredentialProvider {
+    if (key === DEFAULT_KEY) return this.deps.credentials;
+    if (!this.deps.accounts) throw new Error(`no credentials for ${describeKey(key)}`);
+    return this.deps.accounts.provider(key);
+  }
+
+  private gateOf(key: KeyName): AuthGate {
+    let gate = this.gates.get(key);
+    if (!gate) this.gates.set(key, (gate = new AuthGate(this.deps.config.poll.authFailureBackoffMs, this.now)));
+    return gate;
+  }
+
   private async pollTarget(
     target: Target,
     credentials: Credentials,
+    gate: AuthGate,
     limit: ReturnType<typeof pLimit>,
     signal: AbortSignal,
   ): Promise<TargetOutcome | 'held'> {
     const now = this.now();
-    if (this.gate.backoffUntil() > 0 || (this.deps.store.authBackoffUntil(target) ?? 0) > now) return 'held';
+    if (gate.backoffUntil() > 0 || (this.deps.store.authBackoffUntil(target) ?? 0) > now) return 'held';
     const started = performance.now();
     const ref: TargetRef = { endpoint: target.endpoint, projectId: target.projectId };
     const { poll, metrics } = this.deps.config;
@@ -120,13 +147,13 @@ export class Poller {
           builder = new TargetSeriesBuilder(target, metrics.encodeServerInfo);
           return listPages<EncodeServer>(
             (offset, pageSize, pageSignal) =>
-              this.gate.run(credentials, (observe) =>
+              gate.run(credentials, (observe) =>
                 limit(async () => {
-                  this.gate.assertOpen(); // it may have closed while this request waited for a slot
+                  gate.assertOpen(); // it may have closed while this request waited for a slot
                   const page = await this.deps.client.listEncodeServers(
                     ref,
                     { offset, limit: pageSize },
-                    { signal: pageSignal, credentials: () => credentials, onAttempt: observe },
+                    { signal: pageSignal, credentials: () => credentials, onAttempt: observe, key: keyOf(target) },
                   );
                   return page.response.encode_servers;
                 }),
@@ -157,7 +184,7 @@ export class Poller {
       let authBackoffUntilMs: number | undefined;
       if (reason === 'auth') {
         // 401 is about the key (the gate holds every target back); 403 is about this project.
-        authBackoffUntilMs = this.gate.backoffUntil() || this.now() + poll.authFailureBackoffMs;
+        authBackoffUntilMs = gate.backoffUntil() || this.now() + poll.authFailureBackoffMs;
       }
       const fields = isCphApiError(err) ? err.toLogFields() : { err: String(err) };
       if (!this.shutdown.signal.aborted) {

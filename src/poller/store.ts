@@ -81,9 +81,12 @@ export class SnapshotStore {
     return this.states.get(targetKey(target))?.authBackoffUntilMs;
   }
 
-  /** Forgets every target's authentication back-off: the credentials changed, so the refusal may no longer hold. */
-  liftAuthBackoffs(): void {
-    for (const state of this.states.values()) state.authBackoffUntilMs = undefined;
+  /** Forgets these targets' authentication back-off: their key changed, so the refusal may no longer hold. */
+  liftAuthBackoffs(targets: readonly Target[]): void {
+    for (const target of targets) {
+      const state = this.states.get(targetKey(target));
+      if (state) state.authBackoffUntilMs = undefined;
+    }
   }
 
   /** Applies a poll's outcomes and re-renders; returns the new publication. Synchronous by design. */

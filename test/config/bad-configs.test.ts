@@ -4,7 +4,8 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { CredentialSource } from '../../src/config/credentials.js';
+import { KeyRing } from '../../src/credentials/accounts.js';
+import { CredentialSource } from '../../src/credentials/static.js';
 import { ConfigError, loadConfigFile } from '../../src/config/load.js';
 import { ConfigFileSchema } from '../../src/config/schema.js';
 import { main } from '../../src/main.js';
@@ -40,7 +41,7 @@ function expectedKeys(file: string): string[] {
 function problemsOf(path: string): string[] {
   try {
     const config = loadConfigFile(path);
-    return new CredentialSource(config.credentials, ENV).check();
+    return new KeyRing(config, { env: ENV }, new CredentialSource(config.credentials, ENV)).check();
   } catch (err) {
     if (err instanceof ConfigError) return [...err.problems];
     throw err;
@@ -130,6 +131,8 @@ function keysOf(schema: unknown, prefix = ''): string[] {
       return keysOf(def['in'], prefix);
     case 'array':
       return keysOf(def['element'], prefix);
+    case 'record':
+      return keysOf(def['valueType'], `${prefix}<name>.`);
     case 'object':
       return Object.entries(def['shape'] as Record<string, unknown>).flatMap(([k, v]) => [`${prefix}${k}`, ...keysOf(v, `${prefix}${k}.`)]);
     default:

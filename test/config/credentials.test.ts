@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CredentialSource } from '../../src/config/credentials.js';
+import { CredentialSource } from '../../src/credentials/static.js';
 import { signRequest } from '../../src/cph/signer.js';
 
 /*
@@ -91,5 +91,41 @@ describe('credentials the signer cannot use', () => {
       expect(problems.length > 0, JSON.stringify(sample)).toBe(signerRefuses(sample));
       for (const p of problems) expect(p).not.toContain(sample.accessKey);
     }
+  });
+});
+
+describe('account keys', () => {
+  const account = (env: string | undefined): Parameters<typeof CredentialSource.forAccount>[1] => ({
+    kind: 'static',
+    accessKey: { env: 'LAB_AK' },
+    secretKey: env === undefined ? { env: 'LAB_SK' } : { file: env },
+  });
+
+  it('read from the variables the account names, not from HUAWEICLOUD_SDK_*', () => {
+    const source = CredentialSource.forAccount('lab', account(undefined), { LAB_AK: 'LABAK01', LAB_SK: 'LABSK01', ...GOOD });
+    expect(source.check()).toEqual([]);
+    expect(source.get()).toEqual({ accessKey: 'LABAK01', secretKey: 'LABSK01' });
+  });
+
+  it('an empty variable names the account key and the variable, never falling back to the SDK variables', () => {
+    const source = CredentialSource.forAccount('lab', account(undefined), { ...GOOD });
+    expect(source.check()).toEqual([
+      'accounts.lab.access_key_env: the environment variable LAB_AK is empty',
+      'accounts.lab.secret_key_env: the environment variable LAB_SK is empty',
+    ]);
+    expect(() => source.get()).toThrow();
+  });
+
+  it('an unusable value names the account key and the variable, not the value', () => {
+    const source = CredentialSource.forAccount('lab', account(undefined), { LAB_AK: 'AK,SECRET-LOOKING', LAB_SK: 'x' });
+    expect(source.check()).toEqual(['accounts.lab.access_key_env (LAB_AK): the access key contains whitespace, "," or "="']);
+  });
+
+  it('a secret key file is re-read when it changes (rotation)', () => {
+    const files = secretFiles({ sk: 'FIRST-SK\n' });
+    const source = CredentialSource.forAccount('lab', account(files.secretKeyFile), { LAB_AK: 'LABAK01' });
+    expect(source.get().secretKey).toBe('FIRST-SK');
+    writeFileSync(files.secretKeyFile, 'ROTATED-SK-LONGER\n');
+    expect(source.get().secretKey).toBe('ROTATED-SK-LONGER');
   });
 });

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CredentialSource } from '../../src/config/credentials.js';
+import { CredentialSource } from '../../src/credentials/static.js';
 import { loadConfigFile, parseConfig, scheduleIntervalMs } from '../../src/config/load.js';
 import { parseBytes, parseDuration } from '../../src/config/units.js';
 
