@@ -52,6 +52,11 @@ export const FAULT_KINDS = [
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
+/** The operations a fault can be scoped to (`*`: every API). */
+export const FAULT_OPERATIONS = ['ListEncodeServers', 'ListCloudPhoneServers', 'ListCloudPhones', '*'] as const;
+/** Kinds whose record-level effect is written for encode-server records only. */
+export const ENCODE_SERVER_ONLY_KINDS: readonly FaultKind[] = ['oversized', 'wrong-types', 'unknown-enums', 'weird-names'];
+
 export interface FaultSpec {
   kind: FaultKind;
   /** Apply to the next `count` matching requests only (then the fault is removed). */
@@ -64,6 +69,12 @@ export interface FaultSpec {
   projectId?: string | undefined;
   /** Only requests for this page offset. */
   offset?: number | undefined;
+  /**
+   * Only requests of this API operation (`ListEncodeServers`, `ListCloudPhoneServers`, `ListCloudPhones`),
+   * or `*` for every one. Default `ListEncodeServers`, so that a fault meant for encode servers is not used up
+   * by the listings of phone servers and phones.
+   */
+  operation?: string | undefined;
   /** `throttle`: the `Retry-After` value in seconds (default 1). */
   retryAfterSeconds?: number | undefined;
   /** `shift`: how many records to insert (> 0) or remove (< 0) at the front (default 5). */
@@ -95,6 +106,7 @@ export function parseFaultSpec(input: unknown): FaultSpec {
     'seed',
     'projectId',
     'offset',
+    'operation',
     'retryAfterSeconds',
     'by',
     'sizeBytes',
@@ -126,6 +138,15 @@ export function parseFaultSpec(input: unknown): FaultSpec {
   }
   if (o.projectId !== undefined && typeof o.projectId !== 'string') {
     throw new Error('fault field "projectId" must be a string');
+  }
+  if (o.operation !== undefined && (typeof o.operation !== 'string' || !(FAULT_OPERATIONS as readonly string[]).includes(o.operation))) {
+    throw new Error(`fault field "operation" must be one of ${FAULT_OPERATIONS.join(', ')}`);
+  }
+  if (o.operation !== undefined && o.operation !== 'ListEncodeServers' && (ENCODE_SERVER_ONLY_KINDS as readonly string[]).includes(o.kind)) {
+    throw new Error(`fault kind "${o.kind}" applies to ListEncodeServers only`);
+  }
+  if (o.kind === 'shift' && (o.operation === 'ListCloudPhoneServers' || o.operation === '*')) {
+    throw new Error('fault kind "shift" applies to ListEncodeServers and ListCloudPhones only');
   }
   for (const key of ['contentLength', 'htmlBody']) {
     if (o[key] !== undefined && typeof o[key] !== 'boolean') throw new Error(`fault field "${key}" must be a boolean`);
@@ -178,10 +199,12 @@ export class FaultController {
   }
 
   /** Picks the fault for one request, consuming a `count` trigger; undefined when none applies. */
-  match(ctx: { projectId: string; offset: number }): FaultSpec | undefined {
+  match(ctx: { projectId: string; offset: number; operation?: string | undefined }): FaultSpec | undefined {
     for (let i = 0; i < this.rules.length; i++) {
       const r = this.rules[i] as Rule;
       const s = r.spec;
+      const operation = s.operation ?? 'ListEncodeServers';
+      if (operation !== '*' && operation !== (ctx.operation ?? 'ListEncodeServers')) continue;
       if (s.projectId !== undefined && s.projectId !== ctx.projectId) continue;
       if (s.offset !== undefined && s.offset !== ctx.offset) continue;
       if (r.rng !== null && !(r.rng() < (s.rate as number))) continue;

@@ -5,6 +5,7 @@
  *   --seed=N                  default 1
  *   --projects=ID:N[,ID:N]    project ids and their encode-server counts (default: the demo projects)
  *   --cloud-phone-servers=N   cloud-phone servers per project (default: one per 10 encode servers)
+ *   --phones-per-server=N     cloud phones per cloud-phone server (default 4)
  *   --latency-ms=N            per-request latency (default 0)
  *   --rate-limit=RPS[:BURST]  token bucket over all API requests (default: none)
  *   --no-verify-signatures    accept any request without checking its signature
@@ -16,7 +17,7 @@ import { DEMO_ACCESS_KEY, DEMO_PROJECTS } from './demo-credentials.js';
 import { createSimulator, type FleetSize, type SimulatorOptions } from './server.js';
 
 const USAGE = `Usage: npm run simulator -- [--listen=127.0.0.1:8443] [--seed=1] [--projects=ID:N,ID:N]
-  [--cloud-phone-servers=N] [--latency-ms=N] [--rate-limit=RPS[:BURST]] [--no-verify-signatures]
+  [--cloud-phone-servers=N] [--phones-per-server=N] [--latency-ms=N] [--rate-limit=RPS[:BURST]] [--no-verify-signatures]
   [--open-ports=PROJECT_ID:ENCODE_SERVER_ID[:TYPE[+TYPE]][,...]]   listen on 127.0.0.1 for those access ports`;
 
 function fail(message: string): never {
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
         seed: { type: 'string', default: '1' },
         projects: { type: 'string' },
         'cloud-phone-servers': { type: 'string' },
+        'phones-per-server': { type: 'string', default: '4' },
         'latency-ms': { type: 'string', default: '0' },
         'rate-limit': { type: 'string' },
         'no-verify-signatures': { type: 'boolean', default: false },
@@ -65,10 +67,11 @@ async function main(): Promise<void> {
 
   const { host, port } = parseListen(values.listen);
   const cps = values['cloud-phone-servers'];
-  const sizeOf = (n: number): FleetSize => ({
-    encodeServers: n,
-    cloudPhoneServers: cps !== undefined ? Math.max(1, nonNegativeInt(cps, '--cloud-phone-servers')) : Math.max(1, Math.ceil(n / 10)),
-  });
+  const perServer = nonNegativeInt(values['phones-per-server'], '--phones-per-server');
+  const sizeOf = (n: number): FleetSize => {
+    const cloudPhoneServers = cps !== undefined ? Math.max(1, nonNegativeInt(cps, '--cloud-phone-servers')) : Math.max(1, Math.ceil(n / 10));
+    return { encodeServers: n, cloudPhoneServers, phones: cloudPhoneServers * perServer };
+  };
   const projects: Record<string, FleetSize> = {};
   if (values.projects !== undefined) {
     for (const item of values.projects.split(',').filter((s) => s !== '')) {
@@ -107,10 +110,10 @@ async function main(): Promise<void> {
   const url = await sim.listen(port, host).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
   const lines = [
     `CPH simulator listening on ${url}`,
-    `  API:      GET ${url}/v1/{project_id}/cloud-phone/encode-servers`,
-    `  admin:    ${url}/_sim/stats, /_sim/faults, /_sim/config, /_sim/fleet/{project_id}, /_sim/listeners`,
+    `  API:      GET ${url}/v1/{project_id}/cloud-phone/encode-servers, /servers, /phones`,
+    `  admin:    ${url}/_sim/stats, /_sim/faults, /_sim/config, /_sim/fleet/{project_id}, /_sim/estate/{project_id}, /_sim/listeners`,
     `  projects: ${Object.entries(projects)
-      .map(([id, s]) => `${id} (${s.encodeServers} encode servers)`)
+      .map(([id, s]) => `${id} (${s.encodeServers} encode servers, ${s.cloudPhoneServers} cloud-phone servers, ${s.phones ?? 0} phones)`)
       .join(', ')}`,
     options.verifySignatures
       ? `  auth:     demo access key ${DEMO_ACCESS_KEY} (fake; its secret key is DEMO_SECRET_KEY in src/simulator/demo-credentials.ts)`

@@ -1,5 +1,6 @@
 /** What a simulator is created with, and what a running one offers (see docs/CONTRACTS.md, "Simulator"). */
 import type { FaultController } from './faults.js';
+import type { Estate } from './estate.js';
 import type { Fleet } from './fleet.js';
 import type { OpenPortsSpec, PortListeners } from './port-listeners.js';
 import type { SimulatorStats } from './stats.js';
@@ -7,6 +8,8 @@ import type { SimulatorStats } from './stats.js';
 export interface FleetSize {
   encodeServers: number;
   cloudPhoneServers: number;
+  /** Cloud phones, spread over the phone servers (default 4 per cloud-phone server). */
+  phones?: number | undefined;
 }
 
 export interface RateLimitOptions {
@@ -76,6 +79,8 @@ export interface Simulator {
   setRateLimit(rateLimit: RateLimitOptions | undefined): void;
   /** The fleet of a project (created on first use for the default fleet); throws for a project it does not serve. */
   fleet(projectId: string): Fleet;
+  /** The phone servers and phones of a project, around its fleet's `server_id`s; throws for a project it does not serve. */
+  estate(projectId: string): Estate;
   /** Project ids with a fleet (configured ones, plus default ones created so far). */
   projectIds(): string[];
   /** Accepts this AK with this SK (replacing its previous SK). */

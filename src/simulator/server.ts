@@ -14,6 +14,7 @@ import { API_ROUTES } from './api/routes.js';
 import { DEMO_ACCESS_KEY, DEMO_SECRET_KEY } from './demo-credentials.js';
 import { Exchange, Waits, pathMatcher } from './exchange.js';
 import { FaultController } from './faults.js';
+import { Estate } from './estate.js';
 import { Fleet } from './fleet.js';
 import { projectSeed } from './generate.js';
 import { Gateway } from './gateway/gateway.js';
@@ -41,6 +42,7 @@ class SimulatorImpl implements SimWorld {
 
   private readonly sizes = new Map<string, FleetSize>();
   private readonly fleets = new Map<string, Fleet>();
+  private readonly estates = new Map<string, Estate>();
   private readonly adminEnabled: boolean;
   private readonly server: http.Server;
   private readonly sockets = new Set<Socket>();
@@ -154,6 +156,12 @@ class SimulatorImpl implements SimWorld {
     return f;
   }
 
+  estate(projectId: string): Estate {
+    const e = this.estateOrUndefined(projectId);
+    if (!e) throw new Error(`the simulator serves no project ${projectId}`);
+    return e;
+  }
+
   projectIds(): string[] {
     return [...new Set([...this.sizes.keys(), ...this.fleets.keys()])];
   }
@@ -188,6 +196,21 @@ class SimulatorImpl implements SimWorld {
     f = new Fleet({ seed: projectSeed(this.seed, projectId), ...size });
     this.fleets.set(projectId, f);
     return f;
+  }
+
+  estateOrUndefined(projectId: string): Estate | undefined {
+    let e = this.estates.get(projectId);
+    if (e) return e;
+    const fleet = this.fleetOrUndefined(projectId);
+    if (!fleet) return undefined;
+    const size = this.sizes.get(projectId) ?? this.defaultFleet;
+    e = new Estate({
+      seed: projectSeed(this.seed, projectId),
+      encodeServerIds: fleet.serverIds,
+      phones: size?.phones ?? 4 * fleet.serverIds.length,
+    });
+    this.estates.set(projectId, e);
+    return e;
   }
 
   configJson(): unknown {
@@ -228,7 +251,7 @@ class SimulatorImpl implements SimWorld {
       found = candidate;
       break;
     }
-    this.stats.track(res, ex.params.project_id);
+    this.stats.track(res, ex.params.project_id, found?.route.operation, url.searchParams.getAll('limit'));
 
     await ex.sleep(this.latencyMs);
     if (ex.gone()) return;

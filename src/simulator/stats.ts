@@ -9,6 +9,15 @@ export interface ProjectStats {
   maxDepth: number;
 }
 
+/** Counters of one API operation (across projects). */
+export interface OperationStats {
+  requests: number;
+  /** Largest round-trip depth among this operation's requests, counted on their own (see `SimulatorStats`). */
+  maxDepth: number;
+  /** Every distinct `limit` query value sent, as sent, sorted. */
+  limits: string[];
+}
+
 export interface StatsSnapshot {
   totalRequests: number;
   inFlight: number;
@@ -20,6 +29,7 @@ export interface StatsSnapshot {
   authFailuresByAccessKey: Record<string, number>;
   responsesByStatus: Record<string, number>;
   faultsInjected: Record<string, number>;
+  operations: Record<string, OperationStats>;
 }
 
 interface ProjectCounters extends ProjectStats {
@@ -50,6 +60,7 @@ export class SimulatorStats {
   private readonly akFailures = new Map<string, number>();
   private readonly statuses = new Map<number, number>();
   private readonly faults = new Map<string, number>();
+  private readonly operationMap = new Map<string, { requests: number; maxDepth: number; completedDepth: number; limits: Set<string> }>();
 
   /** Counters of one project (zeros if it had no request). */
   project(projectId: string): ProjectStats {
@@ -57,6 +68,15 @@ export class SimulatorStats {
     return p
       ? { requests: p.requests, inFlight: p.inFlight, maxInFlight: p.maxInFlight, maxDepth: p.maxDepth }
       : { requests: 0, inFlight: 0, maxInFlight: 0, maxDepth: 0 };
+  }
+
+  /**
+   * Counters of one API operation (`ListCloudPhones`, ...). Its depth counts its own requests only, so a listing's
+   * round trips show even while other resources are listed at the same time.
+   */
+  operation(name: string): OperationStats {
+    const o = this.operationMap.get(name);
+    return o ? { requests: o.requests, maxDepth: o.maxDepth, limits: [...o.limits].sort() } : { requests: 0, maxDepth: 0, limits: [] };
   }
 
   /** Failed authentications of one access key. */
@@ -86,6 +106,7 @@ export class SimulatorStats {
     this.akFailures.clear();
     this.statuses.clear();
     this.faults.clear();
+    this.operationMap.clear();
     this.generation++;
   }
 
@@ -101,14 +122,16 @@ export class SimulatorStats {
       authFailuresByAccessKey: Object.fromEntries(this.akFailures),
       responsesByStatus: Object.fromEntries([...this.statuses].map(([k, v]) => [String(k), v])),
       faultsInjected: Object.fromEntries(this.faults),
+      operations: Object.fromEntries([...this.operationMap.keys()].map((k) => [k, this.operation(k)])),
     };
   }
 
   /**
    * Counts one API request from its arrival to its end (response finished or connection closed): in flight, depth,
-   * and its status when the response finished. `projectId` undefined: not a project's request.
+   * and its status when the response finished. `projectId` undefined: not a project's request; `operation`
+   * undefined: no API route matched. `limits`: the request's `limit` query values, as sent.
    */
-  track(res: ServerResponse, projectId: string | undefined): void {
+  track(res: ServerResponse, projectId: string | undefined, operation?: string, limits: readonly string[] = []): void {
     const generation = this.generation;
     this.totalRequests++;
     this.inFlight++;
@@ -124,6 +147,19 @@ export class SimulatorStats {
       pDepth = pc.completedDepth + 1;
       pc.maxDepth = Math.max(pc.maxDepth, pDepth);
     }
+    let op: { requests: number; maxDepth: number; completedDepth: number; limits: Set<string> } | undefined;
+    let opDepth = 0;
+    if (operation !== undefined) {
+      op = this.operationMap.get(operation);
+      if (!op) {
+        op = { requests: 0, maxDepth: 0, completedDepth: 0, limits: new Set() };
+        this.operationMap.set(operation, op);
+      }
+      op.requests++;
+      for (const l of limits) op.limits.add(l);
+      opDepth = op.completedDepth + 1;
+      op.maxDepth = Math.max(op.maxDepth, opDepth);
+    }
     let completed = false;
     const complete = (): void => {
       if (completed) return;
@@ -136,6 +172,7 @@ export class SimulatorStats {
         pc.inFlight--;
         pc.completedDepth = Math.max(pc.completedDepth, pDepth);
       }
+      if (op) op.completedDepth = Math.max(op.completedDepth, opDepth);
     };
     res.once('finish', complete);
     res.once('close', complete);

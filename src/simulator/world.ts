@@ -3,6 +3,7 @@
  * this type only, so a new route is a new file plus one line in its room's table.
  */
 import type { FaultController } from './faults.js';
+import type { Estate } from './estate.js';
 import type { Fleet } from './fleet.js';
 import type { Gateway } from './gateway/gateway.js';
 import type { Clock, FleetSize, Simulator } from './options.js';
@@ -18,6 +19,8 @@ export interface SimWorld extends Simulator {
   readonly defaultFleet: FleetSize | undefined;
   /** The fleet of a project, or undefined when the simulator does not serve it. */
   fleetOrUndefined(projectId: string): Fleet | undefined;
+  /** The phone servers and phones of a project (built on first use), or undefined when the simulator does not serve it. */
+  estateOrUndefined(projectId: string): Estate | undefined;
   /** The effective configuration, as `GET /_sim/config` shows it. */
   configJson(): unknown;
 }

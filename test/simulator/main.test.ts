@@ -43,9 +43,10 @@ describe('npm run simulator', () => {
       '--projects=abc123:30,def456:7',
       '--latency-ms=1',
       '--rate-limit=1000:50',
+      '--phones-per-server=10',
     ]);
     const base = await url;
-    expect(output()).toContain('abc123 (30 encode servers)');
+    expect(output()).toContain('abc123 (30 encode servers, 3 cloud-phone servers, 30 phones)');
     expect(output()).toContain(DEMO_ACCESS_KEY);
     expect(output()).not.toContain(DEMO_SECRET_KEY);
     const r = await list(base, 'abc123');

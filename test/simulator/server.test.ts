@@ -108,7 +108,7 @@ describe('ListEncodeServers route', () => {
     const post = await call(listUrl(base, P1), { method: 'POST' });
     expect([post.status, post.json.error_code]).toEqual([404, 'APIGW.0101']);
     expectRequestId(post);
-    for (const path of [`/v1/${P1}/cloud-phone/servers`, `/v1/${P1}/cloud-phone/encode-servers/x`, '/', '/v2/x']) {
+    for (const path of [`/v1/${P1}/cloud-phone/images`, `/v1/${P1}/cloud-phone/encode-servers/x`, '/', '/v2/x']) {
       const r = await call(new URL(`${base}${path}`));
       expect([path, r.status, r.json.error_code]).toEqual([path, 404, 'APIGW.0101']);
     }

@@ -6,6 +6,7 @@
 import { HttpError, pathMatcher, type Exchange } from '../exchange.js';
 import type { SimWorld } from '../world.js';
 import { configRoutes } from './config.js';
+import { estateRoutes } from './estate.js';
 import { faultRoutes } from './faults.js';
 import { fleetRoutes } from './fleet.js';
 import { listenerRoutes } from './listeners.js';
@@ -23,7 +24,7 @@ export interface AdminRoute {
   handle(ex: Exchange, world: SimWorld): unknown;
 }
 
-export const ADMIN_ROUTES: readonly AdminRoute[] = [...statsRoutes, ...faultRoutes, ...configRoutes, ...fleetRoutes, ...listenerRoutes];
+export const ADMIN_ROUTES: readonly AdminRoute[] = [...statsRoutes, ...faultRoutes, ...configRoutes, ...fleetRoutes, ...listenerRoutes, ...estateRoutes];
 
 const compiled = ADMIN_ROUTES.map((route) => ({ route, match: pathMatcher(route.path) }));
 

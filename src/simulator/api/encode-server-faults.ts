@@ -33,26 +33,20 @@ export interface FaultTarget {
   seed: number;
 }
 
-/** Applies a fault; returns false when the request should then be answered normally. */
-export async function applyFault(fault: FaultSpec, ex: Exchange, target: FaultTarget): Promise<boolean> {
-  const { fleet, query } = target;
-  const { req, res, requestId } = ex;
-  const page = (): EncodeServer[] => fleet.page(query.offset, query.limit, query.filter);
-  /** The page, or one record when it is empty, so that record-level faults are always visible. */
-  const nonEmptyPage = (): EncodeServer[] => {
-    const p = page();
-    if (p.length > 0) return p;
-    const sample = fleet.items[0] ?? new Fleet({ seed: target.seed, encodeServers: 1, cloudPhoneServers: 1 }).items[0];
-    return sample ? [sample] : [];
-  };
-  const throttleMsg = 'The throttling threshold has been reached: policy user over ratelimit,limit:12000,time:1 minute';
+const THROTTLE_MSG = 'The throttling threshold has been reached: policy user over ratelimit,limit:12000,time:1 minute';
 
+/**
+ * Applies a fault that answers without the page (the gateway's and the network's faults), the same for every API.
+ * Returns undefined when the fault's kind needs the page; true when answered; false when the request should then
+ * be answered normally (a released hang).
+ */
+export async function applyAnswerFault(fault: FaultSpec, ex: Exchange): Promise<boolean | undefined> {
   switch (fault.kind) {
     case 'throttle':
-      ex.error(429, 'APIGW.0308', throttleMsg, { 'Retry-After': fault.retryAfterSeconds ?? 1 });
+      ex.error(429, 'APIGW.0308', THROTTLE_MSG, { 'Retry-After': fault.retryAfterSeconds ?? 1 });
       return true;
     case 'throttle-no-retry-after':
-      ex.error(429, 'APIGW.0308', throttleMsg);
+      ex.error(429, 'APIGW.0308', THROTTLE_MSG);
       return true;
     case 'error-500':
       ex.error(500, 'APIGW.0201', 'An unexpected error occurred');
@@ -69,22 +63,52 @@ export async function applyFault(fault: FaultSpec, ex: Exchange, target: FaultTa
     case 'html-502':
       ex.send(502, HTML_502, 'text/html');
       return true;
-    case 'wrong-content-type':
-      ex.send(200, fault.htmlBody ? HTML_200 : pageBody(requestId, page()), 'text/html; charset=utf-8');
-      return true;
-    case 'reset': {
-      const body = Buffer.from(pageBody(requestId, nonEmptyPage()), 'utf8');
-      ex.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length });
-      const socket = req.socket;
-      res.write(body.subarray(0, Math.max(1, body.length >> 1)), () => {
-        if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
-        else socket.destroy();
-      });
-      return true;
-    }
     case 'hang':
       await ex.hang();
       return false;
+    case 'bad-signature':
+      ex.error(401, 'APIGW.0301', ERR_SIGNATURE); // the gateway counts it toward the lockout
+      return true;
+    case 'forbidden':
+      ex.error(403, 'APIGW.0302', 'The IAM user is not authorized to access the API.');
+      return true;
+    default:
+      return undefined;
+  }
+}
+
+/** Sends `body` with `Content-Length`, then resets the connection halfway through it. */
+export function sendAndReset(ex: Exchange, body: Buffer): void {
+  ex.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length });
+  const socket = ex.req.socket;
+  ex.res.write(body.subarray(0, Math.max(1, body.length >> 1)), () => {
+    if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
+    else socket.destroy();
+  });
+}
+
+/** Applies a fault; returns false when the request should then be answered normally. */
+export async function applyFault(fault: FaultSpec, ex: Exchange, target: FaultTarget): Promise<boolean> {
+  const answered = await applyAnswerFault(fault, ex);
+  if (answered !== undefined) return answered;
+  const { fleet, query } = target;
+  const { requestId } = ex;
+  const page = (): EncodeServer[] => fleet.page(query.offset, query.limit, query.filter);
+  /** The page, or one record when it is empty, so that record-level faults are always visible. */
+  const nonEmptyPage = (): EncodeServer[] => {
+    const p = page();
+    if (p.length > 0) return p;
+    const sample = fleet.items[0] ?? new Fleet({ seed: target.seed, encodeServers: 1, cloudPhoneServers: 1 }).items[0];
+    return sample ? [sample] : [];
+  };
+
+  switch (fault.kind) {
+    case 'wrong-content-type':
+      ex.send(200, fault.htmlBody ? HTML_200 : pageBody(requestId, page()), 'text/html; charset=utf-8');
+      return true;
+    case 'reset':
+      sendAndReset(ex, Buffer.from(pageBody(requestId, nonEmptyPage()), 'utf8'));
+      return true;
     case 'malformed-json': {
       const parts = page().map((r) => JSON.stringify(r));
       ex.send(200, `{"request_id":"${requestId}","encode_servers":[${parts.join(',')},]}`);
@@ -116,14 +140,12 @@ export async function applyFault(fault: FaultSpec, ex: Exchange, target: FaultTa
       else if (by < 0) fleet.removeAt(0, -by);
       return false;
     }
-    case 'bad-signature':
-      ex.error(401, 'APIGW.0301', ERR_SIGNATURE); // the gateway counts it toward the lockout
-      return true;
-    case 'forbidden':
-      ex.error(403, 'APIGW.0302', 'The IAM user is not authorized to access the API.');
-      return true;
+    default:
+      return false;
   }
 }
+
+export { HTML_200 };
 
 /** Streams a valid JSON page of about `size` bytes without building it in memory. */
 async function sendOversized(

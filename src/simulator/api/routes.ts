@@ -5,6 +5,8 @@
 import type { Exchange } from '../exchange.js';
 import type { SimWorld } from '../world.js';
 import { listEncodeServers } from './encode-servers.js';
+import { listCloudPhoneServers } from './phone-servers.js';
+import { listCloudPhones } from './phones.js';
 
 export interface ApiRoute {
   /** The API's operation name, e.g. `ListEncodeServers` (shown by `npm run simulator -- --help`). */
@@ -21,4 +23,4 @@ export interface ApiRoute {
   handle(ex: Exchange, world: SimWorld): void | Promise<void>;
 }
 
-export const API_ROUTES: readonly ApiRoute[] = [listEncodeServers];
+export const API_ROUTES: readonly ApiRoute[] = [listEncodeServers, listCloudPhoneServers, listCloudPhones];
