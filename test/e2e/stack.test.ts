@@ -7,10 +7,7 @@
  * are exactly the ones that ship. Skipped with a message when the Debian `prometheus` and
  * `prometheus-alertmanager` binaries are missing, except under CI, where that is a failure.
  */
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,6 +17,18 @@ import { panelQueries, variableQueries } from '../../grafana/dashboard.js';
 import { createSimulator, type Simulator } from '../../src/simulator/server.js';
 import type { EncodeServer } from '../../src/cph/types.js';
 import { alertRules, findExecutable, loadRuleGroups, repoRoot, rulesFile } from '../prometheus/promql.js';
+import {
+  alertmanagerConfig,
+  alertmanagerService,
+  elapsedLog,
+  freePort,
+  PrometheusApi,
+  prometheusService,
+  type PromResult,
+  Service,
+  waitUntil,
+  Webhook,
+} from '../helpers/real-stack.js';
 
 const PROMETHEUS = findExecutable('prometheus', ['/usr/bin']);
 const ALERTMANAGER = findExecutable('prometheus-alertmanager', ['/usr/bin']) ?? findExecutable('alertmanager');
@@ -40,127 +49,15 @@ const P2 = { projectId: 'e2e00000000000000000000000000002', region: 'ap-southeas
 const PROJECTS = [P1, P2];
 const TSX_CLI = path.join(repoRoot, 'node_modules/tsx/dist/cli.mjs');
 
-// ---- small helpers -----------------------------------------------------------------------------------------------
+// ---- small helpers (test/helpers/real-stack.ts) ------------------------------------------------------------------
 
-const t0 = Date.now();
-function log(message: string): void {
-  console.log(`[e2e +${((Date.now() - t0) / 1000).toFixed(1)}s] ${message}`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Calls `probe` until it returns something other than undefined; fails with `what` and diagnostics. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}\n${await diagnostics()}`);
-    }
-    await sleep(200);
-  }
-}
-
-/** A child process in its own process group, with its output kept for diagnostics. */
-class Service {
-  readonly child: ChildProcess;
-  private output = '';
-  readonly exited: Promise<void>;
-
-  constructor(readonly name: string, command: string, args: string[], options: SpawnOptions = {}) {
-    this.child = spawn(command, args, { ...options, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (chunk: Buffer): void => {
-      this.output = (this.output + chunk.toString()).slice(-20_000);
-    };
-    this.child.stdout?.on('data', keep);
-    this.child.stderr?.on('data', keep);
-    this.exited = new Promise((resolve) => {
-      if (this.child.exitCode !== null) resolve();
-      else this.child.once('exit', () => resolve());
-    });
-  }
-
-  tail(chars = 2000): string {
-    return `--- ${this.name} (pid ${this.child.pid}, exit ${this.child.exitCode ?? 'running'}) ---\n${this.output.slice(-chars)}`;
-  }
-
-  /** SIGTERM to the process group, SIGKILL after 5 s. */
-  async stop(): Promise<void> {
-    const pid = this.child.pid;
-    if (pid === undefined || this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const signal = (s: NodeJS.Signals): void => {
-      try {
-        process.kill(-pid, s);
-      } catch {
-        // already gone
-      }
-    };
-    signal('SIGTERM');
-    const stopped = await Promise.race([this.exited.then(() => true), sleep(5000).then(() => false)]);
-    if (!stopped) {
-      signal('SIGKILL');
-      await this.exited;
-    }
-  }
-}
-
-interface ReceivedAlert {
-  status: 'firing' | 'resolved';
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-}
-
-/** Alertmanager's webhook receiver. */
-class Webhook {
-  readonly alerts: ReceivedAlert[] = [];
-  private readonly server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      try {
-        const payload = JSON.parse(body) as { alerts?: ReceivedAlert[] };
-        for (const a of payload.alerts ?? []) {
-          this.alerts.push({ status: a.status, labels: a.labels, annotations: a.annotations });
-        }
-      } catch {
-        // not Alertmanager: ignore
-      }
-      res.writeHead(200).end('ok');
-    });
-  });
-
-  async listen(): Promise<number> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return (this.server.address() as net.AddressInfo).port;
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-
-  find(status: ReceivedAlert['status'], alertname: string, labels: Record<string, string> = {}): ReceivedAlert | undefined {
-    return this.alerts.find(
-      (a) => a.status === status && a.labels.alertname === alertname && Object.entries(labels).every(([k, v]) => a.labels[k] === v),
-    );
-  }
-}
+const log = elapsedLog('e2e');
+const prometheus = new PrometheusApi(() => promUrl);
+const promApi = (pathAndQuery: string): Promise<unknown> => prometheus.get(pathAndQuery);
+const query = (expr: string): Promise<PromResult[]> => prometheus.query(expr);
+const queryRange = (expr: string, seconds: number, step = 2): Promise<PromResult[]> => prometheus.queryRange(expr, seconds, step);
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> =>
+  waitUntil(what, probe, timeoutMs, diagnostics);
 
 // ---- the stack -----------------------------------------------------------------------------------------------------
 
@@ -171,37 +68,8 @@ const services: Service[] = [];
 let promUrl = '';
 let exporterUrl = '';
 
-interface PromResult {
-  metric: Record<string, string>;
-  value?: [number, string];
-  values?: [number, string][];
-}
-
-async function promApi(pathAndQuery: string): Promise<unknown> {
-  const res = await fetch(`${promUrl}${pathAndQuery}`);
-  const body = (await res.json()) as { status: string; data: unknown; error?: string };
-  if (body.status !== 'success') throw new Error(`Prometheus ${pathAndQuery}: ${body.error ?? res.status}`);
-  return body.data;
-}
-
-async function query(expr: string): Promise<PromResult[]> {
-  return ((await promApi(`/api/v1/query?query=${encodeURIComponent(expr)}`)) as { result: PromResult[] }).result;
-}
-
-async function queryRange(expr: string, seconds: number, step = 2): Promise<PromResult[]> {
-  const end = Date.now() / 1000;
-  const qs = new URLSearchParams({ query: expr, start: String(end - seconds), end: String(end), step: String(step) });
-  return ((await promApi(`/api/v1/query_range?${qs.toString()}`)) as { result: PromResult[] }).result;
-}
-
 async function diagnostics(): Promise<string> {
-  const parts: string[] = [];
-  try {
-    const alerts = (await promApi('/api/v1/alerts')) as { alerts: { labels: Record<string, string>; state: string }[] };
-    parts.push(`Prometheus alerts: ${JSON.stringify(alerts.alerts.map((a) => ({ ...a.labels, state: a.state })))}`);
-  } catch (err) {
-    parts.push(`Prometheus alerts unavailable: ${(err as Error).message}`);
-  }
+  const parts: string[] = [await prometheus.alertsSummary()];
   parts.push(`webhook: ${JSON.stringify(webhook?.alerts.map((a) => ({ status: a.status, ...a.labels })) ?? [])}`);
   for (const s of services) parts.push(s.tail());
   return parts.join('\n');
@@ -279,30 +147,11 @@ describe.skipIf(missing.length > 0 && !inCi)('real stack: simulator, exporter, P
         scrape_configs: [{ job_name: 'cph-exporter', static_configs: [{ targets: [`127.0.0.1:${exporterPort}`] }] }],
       }),
     );
-    writeFileSync(
-      path.join(workDir, 'alertmanager.yml'),
-      YAML.stringify({
-        route: { receiver: 'webhook', group_by: ['...'], group_wait: '1s', group_interval: '1s', repeat_interval: '1h' },
-        receivers: [{ name: 'webhook', webhook_configs: [{ url: `http://127.0.0.1:${hookPort}/alerts`, send_resolved: true }] }],
-      }),
-    );
+    writeFileSync(path.join(workDir, 'alertmanager.yml'), alertmanagerConfig(hookPort));
 
     services.push(
-      new Service('alertmanager', ALERTMANAGER!, [
-        `--config.file=${path.join(workDir, 'alertmanager.yml')}`,
-        `--storage.path=${path.join(workDir, 'am')}`,
-        `--web.listen-address=127.0.0.1:${amPort}`,
-        '--cluster.listen-address=',
-        '--log.level=warn',
-      ]),
-      new Service('prometheus', PROMETHEUS!, [
-        `--config.file=${path.join(workDir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${path.join(workDir, 'tsdb')}`,
-        `--web.listen-address=127.0.0.1:${promPort}`,
-        // Without it an alert that fired before Alertmanager was ready is only resent a minute later.
-        '--rules.alert.resend-delay=1s',
-        '--log.level=warn',
-      ]),
+      alertmanagerService(ALERTMANAGER!, workDir, amPort),
+      prometheusService(PROMETHEUS!, workDir, promPort),
       new Service(
         'exporter',
         process.execPath,
