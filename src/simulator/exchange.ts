@@ -19,15 +19,17 @@ export class HttpError extends Error {
 /** Pending waits of every request: released all at once when the simulator closes, hangs also when faults change. */
 export class Waits {
   closing = false;
+  constructor(private readonly setTimer: (fn: () => void, ms: number) => () => void) {}
+
   private readonly waiters = new Set<() => void>();
   private readonly hangs = new Set<() => void>();
 
   /** Waits until timeout (if any), close, client gone, or (`hang`) a `releaseHangs()`. */
   wait(req: IncomingMessage, ms: number | undefined, hang = false): Promise<void> {
     return new Promise<void>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
+      let cancel: (() => void) | undefined;
       const done = (): void => {
-        if (timer) clearTimeout(timer);
+        cancel?.();
         this.waiters.delete(done);
         this.hangs.delete(done);
         req.socket.off('close', done);
@@ -37,7 +39,7 @@ export class Waits {
         resolve();
         return;
       }
-      if (ms !== undefined) timer = setTimeout(done, ms);
+      if (ms !== undefined) cancel = this.setTimer(done, ms);
       this.waiters.add(done);
       if (hang) this.hangs.add(done);
       req.socket.once('close', done);

@@ -1,5 +1,5 @@
 /** What a simulator is created with, and what a running one offers (see docs/CONTRACTS.md, "Simulator"). */
-import type { FaultController } from './faults.js';
+import type { FaultController, FaultSpec } from './faults.js';
 import type { Estate } from './estate.js';
 import type { Fleet } from './fleet.js';
 import type { OpenPortsSpec, PortListeners } from './port-listeners.js';
@@ -28,10 +28,15 @@ export interface LockoutOptions {
   durationMs?: number | undefined;
 }
 
-/** Time as the simulator's gateway sees it (lockouts, rate limit, X-Sdk-Date skew). Tests pass a fake one. */
+/**
+ * The simulator's time: the gateway's (lockouts, rate limit, X-Sdk-Date skew) and, when `setTimer` is given, its
+ * waits (latency, fault delays). Tests pass a fake one and advance it instead of waiting.
+ */
 export interface Clock {
   /** Epoch milliseconds. */
   now(): number;
+  /** Calls `fn` after `ms` of this clock's time; returns a cancel function (default: setTimeout). */
+  setTimer?(fn: () => void, ms: number): () => void;
 }
 
 export interface SimulatorOptions {
@@ -56,10 +61,12 @@ export interface SimulatorOptions {
   lockout?: LockoutOptions | false | undefined;
   /** Serve the `/_sim/` admin routes (default true). */
   admin?: boolean | undefined;
-  /** The gateway's clock (default the system clock). Latency and hangs always use real timers. */
+  /** The simulator's clock (default the system clock and setTimeout). */
   clock?: Clock | undefined;
   /** Access ports to open as real TCP listeners when the simulator starts listening (see `listeners`). */
   openPorts?: readonly OpenPortsSpec[] | undefined;
+  /** Faults in force from the start (see faults.ts; `POST /_sim/faults` changes them at run time). */
+  faults?: FaultSpec[] | undefined;
 }
 
 export interface Simulator {

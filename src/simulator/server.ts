@@ -28,6 +28,10 @@ export { SimulatorStats, type ProjectStats, type StatsSnapshot } from './stats.j
 
 const PROJECT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const SYSTEM_CLOCK: Clock = { now: () => Date.now() };
+const realTimer = (fn: () => void, ms: number): (() => void) => {
+  const t = setTimeout(fn, ms);
+  return () => clearTimeout(t);
+};
 const apiRoutes = API_ROUTES.map((route) => ({ route, match: pathMatcher(route.path) }));
 
 class SimulatorImpl implements SimWorld {
@@ -46,13 +50,14 @@ class SimulatorImpl implements SimWorld {
   private readonly adminEnabled: boolean;
   private readonly server: http.Server;
   private readonly sockets = new Set<Socket>();
-  private readonly waits = new Waits();
+  private readonly waits: Waits;
   private baseUrl: string | undefined;
   private readonly openPorts: readonly OpenPortsSpec[];
 
   constructor(options: SimulatorOptions) {
     this.seed = (options.seed ?? 1) >>> 0;
     this.clock = options.clock ?? SYSTEM_CLOCK;
+    this.waits = new Waits(this.clock.setTimer?.bind(this.clock) ?? realTimer);
     this.faults = new FaultController(this.seed);
     for (const [pid, size] of Object.entries(options.projects ?? {})) this.sizes.set(pid, size);
     this.defaultFleet =
@@ -73,6 +78,7 @@ class SimulatorImpl implements SimWorld {
     );
     this.adminEnabled = options.admin ?? true;
     this.openPorts = options.openPorts ?? [];
+    if (options.faults) this.faults.set(options.faults);
 
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {

@@ -18,6 +18,29 @@ export interface OperationStats {
   limits: string[];
 }
 
+/** What happened to one access key at the gateway. */
+export interface AccessKeyStats {
+  /** Failed authentications (lockout rejections included). */
+  authFailures: number;
+  /** Longest run of consecutive failed authentications the lockout counter reached (0 after a reset counts again). */
+  maxConsecutiveFailures: number;
+  /** Times the AK was locked. */
+  lockouts: number;
+  /** Epoch ms (the simulator's clock) of the last lock, or null if it was never locked. */
+  lastLockedAt: number | null;
+}
+
+/** One failed authentication, as the gateway saw it. */
+export interface AuthFailureEvent {
+  /** Epoch ms on the simulator's clock. */
+  at: number;
+  accessKey: string;
+  /** The path's project id, if the route has one. */
+  projectId: string | null;
+  /** Whether the AK was already locked (the request was refused without checking its signature). */
+  whileLocked: boolean;
+}
+
 export interface StatsSnapshot {
   totalRequests: number;
   inFlight: number;
@@ -27,6 +50,12 @@ export interface StatsSnapshot {
   authFailures: number;
   projects: Record<string, ProjectStats>;
   authFailuresByAccessKey: Record<string, number>;
+  /** Per AK: failures, longest consecutive run, lockouts. An AK absent here never failed. */
+  accessKeys: Record<string, AccessKeyStats>;
+  /** Total AK lockouts. */
+  lockouts: number;
+  /** The last `AUTH_FAILURE_LOG_SIZE` failed authentications, oldest first. */
+  authFailureLog: AuthFailureEvent[];
   responsesByStatus: Record<string, number>;
   faultsInjected: Record<string, number>;
   operations: Record<string, OperationStats>;
@@ -36,6 +65,9 @@ interface ProjectCounters extends ProjectStats {
   /** Largest depth among completed requests. */
   completedDepth: number;
 }
+
+/** How many failed authentications `authFailureLog` keeps. */
+export const AUTH_FAILURE_LOG_SIZE = 1000;
 
 /**
  * Counters over API requests (admin routes are not counted).
@@ -57,7 +89,10 @@ export class SimulatorStats {
   generation = 0;
   private completedDepth = 0;
   private readonly projectMap = new Map<string, ProjectCounters>();
-  private readonly akFailures = new Map<string, number>();
+  /** Total AK lockouts. */
+  lockouts = 0;
+  private readonly akStats = new Map<string, AccessKeyStats>();
+  private authFailureLog: AuthFailureEvent[] = [];
   private readonly statuses = new Map<number, number>();
   private readonly faults = new Map<string, number>();
   private readonly operationMap = new Map<string, { requests: number; maxDepth: number; completedDepth: number; limits: Set<string> }>();
@@ -81,7 +116,18 @@ export class SimulatorStats {
 
   /** Failed authentications of one access key. */
   authFailuresFor(accessKey: string): number {
-    return this.akFailures.get(accessKey) ?? 0;
+    return this.akStats.get(accessKey)?.authFailures ?? 0;
+  }
+
+  /** What the gateway counted for one access key (zeros, never locked, if it never failed). */
+  accessKey(accessKey: string): AccessKeyStats {
+    const a = this.akStats.get(accessKey);
+    return a ? { ...a } : { authFailures: 0, maxConsecutiveFailures: 0, lockouts: 0, lastLockedAt: null };
+  }
+
+  /** The last failed authentications (at most `AUTH_FAILURE_LOG_SIZE`), oldest first. */
+  authFailureEvents(): AuthFailureEvent[] {
+    return this.authFailureLog.map((e) => ({ ...e }));
   }
 
   /** Responses sent with this HTTP status. */
@@ -101,9 +147,11 @@ export class SimulatorStats {
     this.maxDepth = 0;
     this.throttled = 0;
     this.authFailures = 0;
+    this.lockouts = 0;
     this.completedDepth = 0;
     this.projectMap.clear();
-    this.akFailures.clear();
+    this.akStats.clear();
+    this.authFailureLog = [];
     this.statuses.clear();
     this.faults.clear();
     this.operationMap.clear();
@@ -119,7 +167,10 @@ export class SimulatorStats {
       throttled: this.throttled,
       authFailures: this.authFailures,
       projects: Object.fromEntries([...this.projectMap.keys()].map((k) => [k, this.project(k)])),
-      authFailuresByAccessKey: Object.fromEntries(this.akFailures),
+      authFailuresByAccessKey: Object.fromEntries([...this.akStats].map(([k, a]) => [k, a.authFailures])),
+      accessKeys: Object.fromEntries([...this.akStats].map(([k, a]) => [k, { ...a }])),
+      lockouts: this.lockouts,
+      authFailureLog: this.authFailureEvents(),
       responsesByStatus: Object.fromEntries([...this.statuses].map(([k, v]) => [String(k), v])),
       faultsInjected: Object.fromEntries(this.faults),
       operations: Object.fromEntries([...this.operationMap.keys()].map((k) => [k, this.operation(k)])),
@@ -187,9 +238,30 @@ export class SimulatorStats {
     return p;
   }
 
-  /** @internal */ countAuthFailure(accessKey: string): void {
+  /** @internal `consecutive`: the AK's run after this failure (0 when refused while locked). */
+  countAuthFailure(event: AuthFailureEvent, consecutive: number): void {
     this.authFailures++;
-    this.akFailures.set(accessKey, (this.akFailures.get(accessKey) ?? 0) + 1);
+    const a = this.akEntry(event.accessKey);
+    a.authFailures++;
+    a.maxConsecutiveFailures = Math.max(a.maxConsecutiveFailures, consecutive);
+    this.authFailureLog.push(event);
+    if (this.authFailureLog.length > AUTH_FAILURE_LOG_SIZE) this.authFailureLog.shift();
+  }
+
+  /** @internal */ countLockout(accessKey: string, at: number): void {
+    this.lockouts++;
+    const a = this.akEntry(accessKey);
+    a.lockouts++;
+    a.lastLockedAt = at;
+  }
+
+  private akEntry(accessKey: string): AccessKeyStats {
+    let a = this.akStats.get(accessKey);
+    if (!a) {
+      a = { authFailures: 0, maxConsecutiveFailures: 0, lockouts: 0, lastLockedAt: null };
+      this.akStats.set(accessKey, a);
+    }
+    return a;
   }
 
   /** @internal */ countStatus(status: number): void {

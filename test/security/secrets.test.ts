@@ -60,10 +60,16 @@ const TARGETS = Array.from({ length: 7 }, (_, i) => `5ec000000000000000000000000
 const ROUNDS: FaultKind[][] = [
   ['throttle', 'throttle-no-retry-after', 'error-500', 'error-502', 'error-503', 'error-504', 'html-502'],
   ['wrong-content-type', 'reset', 'hang', 'malformed-json', 'truncated-json', 'oversized', 'wrong-types'],
-  ['missing-list', 'unknown-enums', 'weird-names', 'shift', 'forbidden'],
+  ['missing-list', 'unknown-enums', 'weird-names', 'shift', 'forbidden', 'fleet-change', 'unauthorized'],
   ['bad-signature'],
 ];
-const spec = (kind: FaultKind): FaultSpec => (kind === 'oversized' ? { kind, sizeBytes: 1 << 20 } : kind === 'throttle' ? { kind, retryAfterSeconds: 0 } : { kind });
+const SPECS: Partial<Record<FaultKind, FaultSpec>> = {
+  oversized: { kind: 'oversized', sizeBytes: 1 << 20 },
+  throttle: { kind: 'throttle', retryAfterSeconds: 0 },
+  'fleet-change': { kind: 'fleet-change', remove: 1, insert: 1 },
+  unauthorized: { kind: 'unauthorized', error: 'ak-not-found' },
+};
+const spec = (kind: FaultKind): FaultSpec => SPECS[kind] ?? { kind };
 
 let sim: Simulator;
 let dir: string;

@@ -46,8 +46,11 @@ export function list(base: string, projectId: string, query = '', opts: CallOpti
   return call(listUrl(base, projectId, query), opts);
 }
 
-/** Polls until `predicate` holds (or fails after `timeoutMs`). */
-export async function until(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+/**
+ * Waits until `predicate` holds (an event the test cannot subscribe to, e.g. a request reaching the simulator).
+ * `timeoutMs` only turns a hung test into a clear failure; no test asserts how long anything took.
+ */
+export async function until(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > end) throw new Error('condition not reached in time');

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EncodeServer } from '../../src/cph/types.js';
 import { createSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { DEMO, P1, P2, admin, call, list, listUrl, until } from './helpers.js';
 
 let sims: Simulator[] = [];
@@ -158,7 +159,8 @@ describe('authentication', () => {
   });
 
   it('locks an AK after 5 consecutive failures, also for correct signatures, until the lockout passes', async () => {
-    const { sim, base } = await start({ lockout: { durationMs: 400 } });
+    const clock = new ManualClock();
+    const { sim, base } = await start({ clock, lockout: { durationMs: 5 * 60_000 } });
     const wrong = { credentials: { ...DEMO, secretKey: 'wrong' } };
     // A success resets the consecutive count.
     for (let i = 0; i < 4; i++) expect((await list(base, P1, '', wrong)).status).toBe(401);
@@ -171,7 +173,7 @@ describe('authentication', () => {
       const r = await list(base, P1, '', wrong);
       expect(r.json.error_msg).toBe('verify aksk signature fail');
     }
-    expect(sim.lockedUntil(DEMO.accessKey)).toBeGreaterThan(Date.now());
+    expect(sim.lockedUntil(DEMO.accessKey)).toBe(clock.now() + 5 * 60_000);
     const locked = await list(base, P1);
     expect([locked.status, locked.json.error_code, locked.json.error_msg]).toEqual([
       401,
@@ -181,7 +183,10 @@ describe('authentication', () => {
     // Other AKs are not affected.
     sim.setCredential('OTHERAK', 'othersecret');
     expect((await list(base, P1, '', { credentials: { accessKey: 'OTHERAK', secretKey: 'othersecret' } })).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 450));
+    clock.advance(5 * 60_000 - 1);
+    expect((await list(base, P1)).status).toBe(401);
+    clock.advance(1);
+    expect(sim.lockedUntil(DEMO.accessKey)).toBeUndefined();
     expect((await list(base, P1)).status).toBe(200);
   });
 
@@ -196,7 +201,8 @@ describe('authentication', () => {
 
 describe('rate limit', () => {
   it('answers 429 APIGW.0308 with Retry-After beyond the bucket', async () => {
-    const { sim, base } = await start({ rateLimit: { requestsPerSecond: 1, burst: 2 } });
+    const clock = new ManualClock();
+    const { sim, base } = await start({ clock, rateLimit: { requestsPerSecond: 1, burst: 2 } });
     expect((await list(base, P1)).status).toBe(200);
     expect((await list(base, P1)).status).toBe(200);
     const r = await list(base, P1);
@@ -205,7 +211,9 @@ describe('rate limit', () => {
     expect(r.headers.get('retry-after')).toBe('1');
     expectRequestId(r);
     expect(sim.stats.throttled).toBe(1);
-    await new Promise((res) => setTimeout(res, 1050));
+    clock.advance(999);
+    expect((await list(base, P1)).status).toBe(429);
+    clock.advance(1);
     expect((await list(base, P1)).status).toBe(200);
   });
 
@@ -223,9 +231,16 @@ describe('rate limit', () => {
 
 describe('counters', () => {
   it('counts requests, in-flight and round-trip depth for a known pattern', async () => {
-    const { sim, base } = await start({ latencyMs: 100, defaultFleet: { encodeServers: 10, cloudPhoneServers: 1 } });
+    const clock = new ManualClock();
+    const { sim, base } = await start({ clock, latencyMs: 100, defaultFleet: { encodeServers: 10, cloudPhoneServers: 1 } });
+    /** Lets `requests` through once all of them wait in their latency: one round trip, however slow the machine. */
+    const round = async <T>(requests: Promise<T>, waiting: number, ms = 100): Promise<T> => {
+      await until(() => clock.pending === waiting);
+      clock.advance(ms);
+      return requests;
+    };
     // Three sequential requests: depths 1, 2, 3.
-    for (let i = 0; i < 3; i++) await list(base, P2);
+    for (let i = 0; i < 3; i++) await round(list(base, P2), 1);
     expect(sim.stats.project(P2)).toEqual({ requests: 3, inFlight: 0, maxInFlight: 1, maxDepth: 3 });
 
     sim.resetStats();
@@ -238,15 +253,18 @@ describe('counters', () => {
         expect((await list(base, P1, `offset=${offset}`)).status).toBe(200);
       }
     };
-    await Promise.all([worker(), worker(), worker()]);
+    const workers = Promise.all([worker(), worker(), worker()]);
+    for (const waiting of [3, 3, 3, 1]) await round(Promise.resolve(), waiting);
+    await workers;
     expect(sim.stats.project(P1)).toEqual({ requests: 10, inFlight: 0, maxInFlight: 3, maxDepth: 4 });
     expect(sim.stats.maxDepth).toBe(4);
 
     // Two rounds of 4 concurrent requests: depth 2, max in flight 4; another project does not add depth to P1.
     sim.resetStats();
-    await Promise.all([1, 2, 3, 4].map(() => list(base, P1)));
-    await list(base, P2);
-    await Promise.all([1, 2, 3, 4].map(() => list(base, P1)));
+    const four = () => Promise.all([1, 2, 3, 4].map(() => list(base, P1)));
+    await round(four(), 4);
+    await round(list(base, P2), 1);
+    await round(four(), 4);
     expect(sim.stats.project(P1)).toEqual({ requests: 8, inFlight: 0, maxInFlight: 4, maxDepth: 2 });
     expect(sim.stats.project(P2).maxDepth).toBe(1);
     expect(sim.stats.maxDepth).toBe(3);
@@ -257,22 +275,28 @@ describe('counters', () => {
     // In flight while requests are pending.
     sim.latencyMs = 300;
     const pending = Promise.all([list(base, P1), list(base, P1)]);
-    await until(() => sim.stats.project(P1).inFlight === 2);
+    await until(() => sim.stats.project(P1).inFlight === 2 && clock.pending === 2);
     expect(sim.stats.inFlight).toBe(2);
+    clock.advance(300);
     await pending;
     expect(sim.stats.inFlight).toBe(0);
     expect(sim.stats.toJSON().projects[P1]).toEqual(sim.stats.project(P1));
   });
 
-  it('applies latency per request', async () => {
-    const { sim, base } = await start({ latencyMs: 150 });
-    let t = Date.now();
-    await list(base, P1, 'limit=1');
-    expect(Date.now() - t).toBeGreaterThanOrEqual(140);
+  it('applies latency per request (on its clock)', async () => {
+    const clock = new ManualClock();
+    const { sim, base } = await start({ clock, latencyMs: 150 });
+    let answered = false;
+    const r = list(base, P1, 'limit=1').then((x) => ((answered = true), x));
+    await until(() => clock.pending === 1); // the request waits for its latency
+    clock.advance(149);
+    expect(clock.pending).toBe(1); // not answered: its timer has not fired
+    expect(answered).toBe(false);
+    clock.advance(1);
+    expect((await r).status).toBe(200);
     sim.latencyMs = 0;
-    t = Date.now();
-    await list(base, P1, 'limit=1');
-    expect(Date.now() - t).toBeLessThan(140);
+    expect((await list(base, P1, 'limit=1')).status).toBe(200);
+    expect(clock.pending).toBe(0);
   });
 });
 
@@ -385,19 +409,17 @@ describe('close', () => {
       () => 'failed',
     );
     await until(() => sim.stats.inFlight === 1);
-    const t = Date.now();
-    await sim.close();
-    expect(Date.now() - t).toBeLessThan(1000);
+    await sim.close(); // resolves although the hung request never got an answer
     expect(await hung).toBe('failed');
   });
 
-  it('returns promptly with a slow (latency) request open', async () => {
-    const { sim, base } = await start({ latencyMs: 60_000 });
+  it('returns with a slow (latency) request open, without waiting for its latency', async () => {
+    const clock = new ManualClock();
+    const { sim, base } = await start({ clock, latencyMs: 60_000 });
     const slow = list(base, P1).catch(() => 'failed');
-    await until(() => sim.stats.inFlight === 1);
-    const t = Date.now();
-    await sim.close();
-    expect(Date.now() - t).toBeLessThan(1000);
+    await until(() => sim.stats.inFlight === 1 && clock.pending === 1);
+    await sim.close(); // the clock never moves: only close can end the wait
+    expect(clock.pending).toBe(0);
     expect(await slow).toBe('failed');
   });
 });
@@ -405,9 +427,10 @@ describe('close', () => {
 describe('throughput', () => {
   it('pages through 20,000 encode servers at 64 concurrent requests in ceil(200 / 64) round trips', async () => {
     // Depth counts causality, so it needs latency: without it a fast server answers each request before the next one
-    // arrives and every request is one round trip deeper than the last. The latency must exceed how far the arrivals
-    // of one round spread, which on a loaded CI machine can be a good part of a second.
-    const { sim, base } = await start({ latencyMs: 500, projects: { [P1]: { encodeServers: 20_000, cloudPhoneServers: 2000 } } });
+    // arrives and every request is one round trip deeper than the last. On a manual clock each round is released
+    // only once all of its requests have arrived, however slow the machine.
+    const clock = new ManualClock();
+    const { sim, base } = await start({ clock, latencyMs: 500, projects: { [P1]: { encodeServers: 20_000, cloudPhoneServers: 2000 } } });
     let next = 0;
     let count = 0;
     const worker = async (): Promise<void> => {
@@ -417,7 +440,12 @@ describe('throughput', () => {
         count += r.json.encode_servers.length;
       }
     };
-    await Promise.all(Array.from({ length: 64 }, worker));
+    const all = Promise.all(Array.from({ length: 64 }, worker));
+    for (let left = 200; left > 0; left -= 64) {
+      await until(() => clock.pending === Math.min(64, left), 30_000);
+      clock.advance(500);
+    }
+    await all;
     expect(count).toBe(20_000);
     expect(sim.stats.project(P1).maxInFlight).toBe(64);
     expect(sim.stats.project(P1).maxDepth).toBe(4);

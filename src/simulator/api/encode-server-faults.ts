@@ -4,7 +4,14 @@
  */
 import type { EncodeServer } from '../../cph/types.js';
 import type { Exchange } from '../exchange.js';
-import { WEIRD_NAMES, type FaultSpec } from '../faults.js';
+import {
+  FORBIDDEN_ERRORS,
+  UNAUTHORIZED_ERRORS,
+  WEIRD_NAMES,
+  type FaultSpec,
+  type ForbiddenError,
+  type UnauthorizedError,
+} from '../faults.js';
 import { Fleet, type FleetFilter } from '../fleet.js';
 import { ERR_SIGNATURE } from '../gateway/gateway.js';
 
@@ -36,11 +43,16 @@ export interface FaultTarget {
 const THROTTLE_MSG = 'The throttling threshold has been reached: policy user over ratelimit,limit:12000,time:1 minute';
 
 /**
- * Applies a fault that answers without the page (the gateway's and the network's faults), the same for every API.
+ * Applies a fault that answers without the page (the gateway's and the network's faults), the same for every API,
+ * after the fault's `delayMs`.
  * Returns undefined when the fault's kind needs the page; true when answered; false when the request should then
  * be answered normally (a released hang).
  */
 export async function applyAnswerFault(fault: FaultSpec, ex: Exchange): Promise<boolean | undefined> {
+  if (fault.delayMs) {
+    await ex.sleep(fault.delayMs);
+    if (ex.gone()) return true;
+  }
   switch (fault.kind) {
     case 'throttle':
       ex.error(429, 'APIGW.0308', THROTTLE_MSG, { 'Retry-After': fault.retryAfterSeconds ?? 1 });
@@ -69,9 +81,16 @@ export async function applyAnswerFault(fault: FaultSpec, ex: Exchange): Promise<
     case 'bad-signature':
       ex.error(401, 'APIGW.0301', ERR_SIGNATURE); // the gateway counts it toward the lockout
       return true;
-    case 'forbidden':
-      ex.error(403, 'APIGW.0302', 'The IAM user is not authorized to access the API.');
+    case 'unauthorized': {
+      const body = UNAUTHORIZED_ERRORS[(fault.error ?? 'signature') as UnauthorizedError];
+      ex.error(401, body.code, body.msg);
       return true;
+    }
+    case 'forbidden': {
+      const body = FORBIDDEN_ERRORS[(fault.error ?? 'not-authorized') as ForbiddenError];
+      ex.error(403, body.code, body.msg);
+      return true;
+    }
     default:
       return undefined;
   }
@@ -141,11 +160,18 @@ export async function applyFault(fault: FaultSpec, ex: Exchange, target: FaultTa
       return false;
     }
     default:
-      return false;
+      return false; // including fleet-change, applied after the answer: see changeFleet
   }
 }
 
 export { HTML_200 };
+
+/** A `fleet-change` fault, applied once its page has been answered: delete `remove` at `at`, then insert `insert` there. */
+export function changeFleet(fleet: Fleet, fault: FaultSpec): void {
+  const at = Math.min(fault.at ?? 0, fleet.size);
+  if ((fault.remove ?? 0) > 0) fleet.removeAt(at, fault.remove as number);
+  if ((fault.insert ?? 0) > 0) fleet.add(fault.insert as number, Math.min(at, fleet.size));
+}
 
 /** Streams a valid JSON page of about `size` bytes without building it in memory. */
 async function sendOversized(

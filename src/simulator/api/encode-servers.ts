@@ -1,6 +1,6 @@
 /** `ListEncodeServers`: `GET /v1/{project_id}/cloud-phone/encode-servers` (see /work/shared/api/ListEncodeServers.md). */
 import { DOCUMENTED_STATUSES } from '../generate.js';
-import { applyFault, pageBody, type EncodeServerQuery } from './encode-server-faults.js';
+import { applyFault, changeFleet, pageBody, type EncodeServerQuery } from './encode-server-faults.js';
 import type { ApiRoute } from './routes.js';
 import { intParam, projectFleet } from './project.js';
 
@@ -53,5 +53,6 @@ export const listEncodeServers: ApiRoute = {
       if (handled || ex.gone()) return;
     }
     ex.send(200, pageBody(ex.requestId, fleet.page(query.offset, query.limit, query.filter)));
+    if (fault?.kind === 'fleet-change') changeFleet(fleet, fault);
   },
 };

@@ -6,7 +6,7 @@
 import { TokenBucket } from '../../cph/ratelimit.js';
 import type { Exchange } from '../exchange.js';
 import type { Clock, RateLimitOptions } from '../options.js';
-import type { SimulatorStats } from '../stats.js';
+import type { AuthFailureEvent, SimulatorStats } from '../stats.js';
 import { AkLockout, type LockoutPolicy } from './lockout.js';
 import { verifySignature } from './verify.js';
 
@@ -26,6 +26,9 @@ export function signedHeaderNames(authorization: string | undefined): string[] {
   const m = /SignedHeaders=([^\s,]+)/.exec(authorization);
   return m ? (m[1] as string).toLowerCase().split(';') : [];
 }
+
+/** Answers that prove the AK authenticated: 2xx, 400, 403, 404. */
+const RESETS_LOCKOUT = (status: number): boolean => (status >= 200 && status < 300) || status === 400 || status === 403 || status === 404;
 
 interface RateLimit {
   bucket: TokenBucket;
@@ -90,29 +93,35 @@ export class Gateway {
     let verified: string | undefined;
     if (this.verifySignatures) {
       if (accessKey !== undefined && this.lockout.lockedUntil(accessKey) !== undefined) {
-        this.stats.countAuthFailure(accessKey);
+        this.stats.countAuthFailure(this.failureEvent(ex, accessKey, true), 0);
         ex.error(401, 'APIGW.0301', ERR_LOCKED);
         return false;
       }
       const result = verifySignature({ method: ex.method, url: ex.url, headers: ex.req.headers }, (ak) => this.credentials.get(ak), new Date(this.clock.now()));
       if (!result.ok) {
-        this.authFailed(accessKey ?? '');
+        this.authFailed(ex, accessKey ?? '');
         ex.error(401, 'APIGW.0301', ERR_SIGNATURE);
         return false;
       }
       verified = result.accessKey;
     }
 
-    // Authentication faults answer 401 after the signature passed: they count as failures of the named AK.
+    // Authentication faults answer 401 after the signature passed: they count as failures of the named AK. An
+    // authenticated answer resets the run; 429 and 5xx (throttling, backend trouble) leave it as it is.
     ex.onAnswer = (status) => {
-      if (status === 401) this.authFailed(verified ?? accessKey ?? '');
-      else if (verified !== undefined) this.lockout.succeeded(verified);
+      if (status === 401) this.authFailed(ex, verified ?? accessKey ?? '');
+      else if (verified !== undefined && RESETS_LOCKOUT(status)) this.lockout.succeeded(verified);
     };
     return true;
   }
 
-  private authFailed(accessKey: string): void {
-    this.stats.countAuthFailure(accessKey);
-    this.lockout.failed(accessKey);
+  private failureEvent(ex: Exchange, accessKey: string, whileLocked: boolean): AuthFailureEvent {
+    return { at: this.clock.now(), accessKey, projectId: ex.params.project_id ?? null, whileLocked };
+  }
+
+  private authFailed(ex: Exchange, accessKey: string): void {
+    const { consecutive, locked } = this.lockout.failed(accessKey);
+    this.stats.countAuthFailure(this.failureEvent(ex, accessKey, false), consecutive);
+    if (locked) this.stats.countLockout(accessKey, this.clock.now());
   }
 }

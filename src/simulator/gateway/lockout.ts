@@ -1,7 +1,8 @@
 /**
  * The gateway's AK lockout (NOTES.md section 5): consecutive failed authentications per AK; any authenticated answer
- * of that AK resets the run; the `maxFailures`-th consecutive failure locks the AK for `durationMs`, so that no more
- * than 5 failures in a row ever go unpunished ("more than 5 consecutive failures" are refused).
+ * of that AK (2xx, 400, 403, 404) resets the run; the `maxFailures`-th consecutive failure locks the AK for
+ * `durationMs`, so that a 6th failure in a row is always refused (NOTES: locked after "more than 5 consecutive"
+ * failures; the simulator takes the stricter reading).
  */
 import type { Clock } from '../options.js';
 
@@ -24,19 +25,21 @@ export class AkLockout {
     private readonly clock: Clock,
   ) {}
 
-  /** Counts a failed authentication; returns true when this failure locked the AK. */
-  failed(accessKey: string): boolean {
-    if (!this.policy) return false;
+  /**
+   * Counts a failed authentication: the AK's run of consecutive failures including this one, and whether this failure
+   * locked the AK (the run then starts again at 0). Without a policy the run is still counted, for the statistics.
+   */
+  failed(accessKey: string): { consecutive: number; locked: boolean } {
     let s = this.states.get(accessKey);
     if (!s) {
       s = { consecutive: 0, lockedUntil: 0 };
       this.states.set(accessKey, s);
     }
-    s.consecutive++;
-    if (s.consecutive < this.policy.maxFailures) return false;
+    const consecutive = ++s.consecutive;
+    if (!this.policy || consecutive < this.policy.maxFailures) return { consecutive, locked: false };
     s.consecutive = 0;
     s.lockedUntil = this.clock.now() + this.policy.durationMs;
-    return true;
+    return { consecutive, locked: true };
   }
 
   /** An authenticated answer: the AK's run of failures starts again. */
