@@ -26,6 +26,8 @@ import { coalesceValues, findHelm, isObject, validateManifest, type Json, type J
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHART = path.join(ROOT, 'helm', 'cph-exporter');
 const RULES = path.join(ROOT, 'prometheus', 'cph-exporter.rules.yml');
+const PROBE_RULES = path.join(ROOT, 'prometheus', 'cph-exporter-probes.rules.yml');
+const PROBE_JOBS = path.join(ROOT, 'prometheus', 'cph-exporter-probes.prometheus.yml');
 const DASHBOARDS = path.join(ROOT, 'grafana', 'dashboards');
 const CI_FILES = ['default-values.yaml', 'existing-secret-values.yaml', 'full-monitoring-with-tls-values.yaml', 'sharded-values.yaml'];
 
@@ -132,7 +134,7 @@ describe('values.schema.json', () => {
   it('is strict: unknown top-level keys and unknown keys in the chart’s own sections are rejected', () => {
     expect(SCHEMA.additionalProperties).toBe(false);
     const props = SCHEMA.properties as Record<string, JsonObject>;
-    for (const section of ['image', 'config', 'credentials', 'sharding', 'webConfig', 'service', 'serviceAccount', 'serviceMonitor', 'prometheusRule', 'dashboards', 'podDisruptionBudget', 'networkPolicy']) {
+    for (const section of ['image', 'config', 'credentials', 'sharding', 'webConfig', 'service', 'serviceAccount', 'serviceMonitor', 'prometheusRule', 'probes', 'dashboards', 'podDisruptionBudget', 'networkPolicy']) {
       expect(props[section]?.additionalProperties, section).toBe(false);
     }
   });
@@ -234,7 +236,7 @@ describe('files shipped through .Files (no drift from the repository)', () => {
   const { gets, globs } = filesRead();
 
   it('reads the rules and the dashboards through .Files', () => {
-    expect(gets).toEqual(['files/cph-exporter.rules.yml']);
+    expect(gets.sort()).toEqual(['files/cph-exporter-probes.rules.yml', 'files/cph-exporter.rules.yml']);
     expect(globs).toEqual(['files/dashboards/*.json']);
   });
 
@@ -247,6 +249,10 @@ describe('files shipped through .Files (no drift from the repository)', () => {
   it('links files/cph-exporter.rules.yml to prometheus/cph-exporter.rules.yml', () => {
     expect(existsSync(RULES), 'prometheus/cph-exporter.rules.yml is not in the repository yet (the alert-rules work)').toBe(true);
     expectLinkedTo('files/cph-exporter.rules.yml', RULES);
+  });
+
+  it('links files/cph-exporter-probes.rules.yml to prometheus/cph-exporter-probes.rules.yml', () => {
+    expectLinkedTo('files/cph-exporter-probes.rules.yml', PROBE_RULES);
   });
 
   it('ships rules that make a valid PrometheusRule', () => {
@@ -374,6 +380,9 @@ const render = (file: string): JsonObject[] =>
     .map((d) => d.toJS() as unknown)
     .filter(isObject);
 const byKind = (docs: JsonObject[], kind: string): JsonObject[] => docs.filter((d) => d.kind === kind);
+/** The PrometheusRule of prometheus/cph-exporter.rules.yml (the probe alerts have their own, `<name>-probes`). */
+const mainRule = (docs: JsonObject[]): JsonObject | undefined =>
+  byKind(docs, 'PrometheusRule').find((d) => !String((d.metadata as JsonObject).name).endsWith('-probes'));
 type PodSpec = { containers: { args: string[]; env?: { name: string; valueFrom?: JsonObject }[] }[]; volumes: JsonObject[] };
 const podSpecOf = (workload: JsonObject | undefined): PodSpec => ((workload?.spec as JsonObject).template as JsonObject).spec as unknown as PodSpec;
 
@@ -427,7 +436,7 @@ describe.skipIf(HELM === undefined)(
 
     it.skipIf(skipDashboards)('puts the repository’s rules and dashboards, unchanged, into the PrometheusRule and the ConfigMap', () => {
       const docs = render('full-monitoring-with-tls-values.yaml');
-      const [rule] = byKind(docs, 'PrometheusRule');
+      const rule = mainRule(docs);
       const repoRules = YAML.parse(readFileSync(RULES, 'utf8')) as { groups: Json };
       expect((rule?.spec as JsonObject).groups).toEqual(repoRules.groups);
       const [cm] = docs.filter((d) => d.kind === 'ConfigMap' && String((d.metadata as JsonObject).name).endsWith('-dashboards'));
@@ -448,11 +457,64 @@ describe.skipIf(HELM === undefined)(
       )
         .map((d) => d.toJS() as unknown)
         .filter(isObject);
-      const [rule] = byKind(docs, 'PrometheusRule');
+      const rule = mainRule(docs);
       const rendered = ((rule?.spec as JsonObject).groups as { rules: { alert?: string; annotations?: { runbook_url?: string } }[] }[]).flatMap((g) => g.rules);
       const alerts = rendered.filter((r) => r.alert !== undefined);
       expect(alerts.length).toBeGreaterThan(5);
       for (const r of alerts) expect(r.annotations?.runbook_url).toBe(`${base}#${r.alert!.toLowerCase()}`);
+    });
+
+    it('renders the probe jobs as ScrapeConfigs: the shipped jobs, discovering from the Service (HTTPS, basic auth) or from every shard', () => {
+      interface Shipped {
+        params: { module: string[] };
+        http_sd_configs: { url: string }[];
+        relabel_configs: { source_labels?: string[]; target_label?: string; replacement?: string; action?: string; regex?: string }[];
+      }
+      const shipped = (YAML.parse(readFileSync(PROBE_JOBS, 'utf8')) as { scrape_configs: Shipped[] }).scrape_configs;
+      const camel = (r: Shipped['relabel_configs'][number]): JsonObject => {
+        const out: JsonObject = {};
+        if (r.source_labels) out.sourceLabels = r.source_labels;
+        if (r.target_label) out.targetLabel = r.target_label;
+        if (r.action) out.action = r.action;
+        if (r.regex) out.regex = r.regex;
+        if (r.replacement) out.replacement = r.target_label === '__address__' ? 'prometheus-blackbox-exporter.monitoring.svc:9115' : r.replacement;
+        return out;
+      };
+      const full = byKind(render('full-monitoring-with-tls-values.yaml'), 'ScrapeConfig');
+      expect(full.map((d) => (d.metadata as JsonObject).name)).toEqual(['cph-cph-exporter-access-ports-tcp', 'cph-cph-exporter-access-ports-h5']);
+      full.forEach((doc, i) => {
+        const spec = doc.spec as JsonObject;
+        expect(spec.metricsPath).toBe('/probe');
+        expect(spec.params).toEqual({ module: shipped[i]!.params.module });
+        expect(spec.relabelings).toEqual(shipped[i]!.relabel_configs.map(camel));
+        const [sd, ...more] = spec.httpSDConfigs as JsonObject[];
+        expect(more).toEqual([]);
+        const query = new URL(shipped[i]!.http_sd_configs[0]!.url).search;
+        expect(sd?.url).toBe(`https://cph-cph-exporter.monitoring.svc:9877/sd/access-ports${query}`);
+        expect(sd?.basicAuth).toMatchObject({ username: { name: 'cph-exporter-scrape-auth' } });
+        expect(sd?.tlsConfig).toMatchObject({ serverName: 'cph-exporter' });
+        expect(((doc.metadata as JsonObject).labels as JsonObject).release).toBe('kube-prometheus-stack');
+      });
+      const sharded = byKind(render('sharded-values.yaml'), 'ScrapeConfig');
+      for (const doc of sharded) {
+        const urls = ((doc.spec as JsonObject).httpSDConfigs as JsonObject[]).map((sd) => new URL(String(sd.url)).host);
+        expect(urls).toEqual([0, 1, 2].map((i) => `cph-cph-exporter-${i}.cph-cph-exporter-headless.monitoring.svc:9877`));
+      }
+      expect(byKind(render('default-values.yaml'), 'ScrapeConfig')).toEqual([]);
+    });
+
+    it('ships the probe alerts in their own PrometheusRule, with prometheusRule.runbookBaseUrl', () => {
+      const docs = render('full-monitoring-with-tls-values.yaml');
+      const rule = byKind(docs, 'PrometheusRule').find((d) => String((d.metadata as JsonObject).name).endsWith('-probes'));
+      const groups = (rule?.spec as JsonObject).groups as { rules: { alert?: string; expr: string; annotations?: { runbook_url?: string } }[] }[];
+      const repo = (YAML.parse(readFileSync(PROBE_RULES, 'utf8')) as { groups: typeof groups }).groups;
+      expect(groups.flatMap((g) => g.rules.map((r) => [r.alert, r.expr]))).toEqual(repo.flatMap((g) => g.rules.map((r) => [r.alert, r.expr])));
+      const base = (DEFAULTS.prometheusRule as JsonObject).runbookBaseUrl;
+      for (const r of groups.flatMap((g) => g.rules)) expect(r.annotations?.runbook_url).toBe(`${String(base)}#${r.alert!.toLowerCase()}`);
+      expect(byKind(render('sharded-values.yaml'), 'PrometheusRule').filter((d) => String((d.metadata as JsonObject).name).endsWith('-probes'))).toEqual([]);
+      const noBlackbox = spawnSync(HELM ?? 'helm', ['template', 'cph', CHART, '--values', path.join(CHART, 'ci', 'default-values.yaml'), '--set', 'probes.enabled=true'], { encoding: 'utf8' });
+      expect(noBlackbox.status).not.toBe(0);
+      expect(noBlackbox.stderr).toMatch(/probes\.blackboxAddress is required/);
     });
 
     it('refuses the broken values and empty targets with clear messages', () => {
