@@ -100,8 +100,9 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
   }
   const credentials = config ? new CredentialSource(config.credentials, env) : undefined;
   // Every key the targets use, checked before anything starts (the exporter builds its own ring, with logging).
+  // Problems with a key of the configuration file carry the file's name, as its other problems do.
   const accounts = config && credentials ? new KeyRing(config, { env }, credentials) : undefined;
-  if (accounts) problems.push(...accounts.check());
+  if (accounts) problems.push(...accounts.check().map((p) => (/^(credentials|accounts)\./.test(p) ? `${configFile}: ${p}` : p)));
 
   let web: WebConfig | undefined;
   const webFile = values['web.config.file'] as string | undefined;
@@ -110,7 +111,7 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
       web = loadWebConfig(webFile);
     } catch (err) {
       if (!(err instanceof WebConfigError)) throw err;
-      problems.push(err.message);
+      problems.push(...err.problems);
     }
   }
 

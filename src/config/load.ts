@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import cron from 'node-cron';
 import YAML from 'yaml';
-import type { z } from 'zod';
+import { describeIssues } from './issues.js';
 import { type ConfigFile, ConfigFileSchema } from './schema.js';
 import { formatDuration } from './units.js';
 
@@ -68,27 +68,6 @@ export function defaultEndpoint(region: string): string {
   return `https://cph.${region}.myhuaweicloud.com`;
 }
 
-/** `targets[0].region` style paths, as a reader of the YAML file would write them. */
-function keyPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
-  return out || '<root>';
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string[] {
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => `${keyPath([...issue.path, k])}: unknown key`);
-  }
-  if (issue.code === 'invalid_key') {
-    // A record key (an account name) that fails its pattern: zod's own message is only "Invalid key in record".
-    return [`${keyPath(issue.path)}: ${issue.issues[0]?.message ?? issue.message}`];
-  }
-  if (issue.code === 'invalid_type' && issue.input === undefined) {
-    return [`${keyPath(issue.path)}: required`];
-  }
-  return [`${keyPath(issue.path)}: ${issue.message}`];
-}
-
 /** The shortest gap between consecutive runs of a cron schedule, sampled over its next runs. */
 export function scheduleIntervalMs(schedule: string): number {
   const task = cron.createTask(schedule, () => undefined);
@@ -104,8 +83,9 @@ export function scheduleIntervalMs(schedule: string): number {
 
 /** Validates parsed YAML (or any object) into a frozen Config, or throws ConfigError listing every problem. */
 export function parseConfig(raw: unknown): Readonly<Config> {
-  const parsed = ConfigFileSchema.safeParse(raw ?? {});
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.flatMap(describeIssue));
+  // reportInput: the issues keep the value found, so that a wrongly typed value is not reported as missing.
+  const parsed = ConfigFileSchema.safeParse(raw ?? {}, { reportInput: true });
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error.issues));
   return toModel(parsed.data);
 }
 

@@ -1,5 +1,6 @@
 import cron from 'node-cron';
 import { z } from 'zod';
+import { expecting } from './issues.js';
 import { parseBytes, parseDuration } from './units.js';
 
 /**
@@ -8,7 +9,7 @@ import { parseBytes, parseDuration } from './units.js';
  */
 
 const duration = (min = 1) =>
-  z.string().transform((text, ctx) => {
+  z.string(expecting('a duration such as 30s')).transform((text, ctx) => {
     const ms = parseDuration(text);
     if (ms === undefined) {
       ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration like 500ms, 30s, 5m or 1h` });
@@ -21,7 +22,7 @@ const duration = (min = 1) =>
     return ms;
   });
 
-const bytes = z.union([z.number().int().positive(), z.string()]).transform((v, ctx) => {
+const bytes = z.union([z.number().int().positive(), z.string()], expecting('a size such as 8MiB or a number of bytes')).transform((v, ctx) => {
   const n = typeof v === 'number' ? v : parseBytes(v);
   if (n === undefined || n <= 0) {
     ctx.addIssue({ code: 'custom', message: `"${v}" is not a size like 8MiB` });
@@ -30,13 +31,25 @@ const bytes = z.union([z.number().int().positive(), z.string()]).transform((v, c
   return n;
 });
 
+/** A whole number in [min, max]; every type or range problem says so, with what was found. */
+const int = (min: number, max: number) => {
+  const what = expecting(`an integer from ${min} to ${max}`);
+  return z.number(what).int(what).min(min, what).max(max, what);
+};
+
+const FILE_PATH = expecting('a file path');
+const filePath = () => z.string(FILE_PATH).min(1, FILE_PATH);
+
 /** Regions look like cn-north-4, ap-southeast-1, la-south-2 (the SDKs' region files). Any such name is accepted. */
 export const REGION_PATTERN = /^[a-z]{2,}(-[a-z]+)+-\d+$/;
 
 /** An http(s) origin without path, query or user info; zod refinements run after a failed .url() too, hence canParse. */
 const origin = (example: string) =>
   z
-    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .url({
+      protocol: /^https?$/,
+      error: (issue) => (issue.code === 'invalid_type' ? expecting(`a URL such as ${example}`).error(issue) : 'must be an http:// or https:// URL'),
+    })
     .refine((u) => {
       if (!URL.canParse(u)) return true;
       const url = new URL(u);
@@ -47,19 +60,19 @@ const origin = (example: string) =>
 export const ACCOUNT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 const target = z.strictObject({
-  project_id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "-" or "_"'),
-  region: z.string().regex(REGION_PATTERN, 'must be a Huawei Cloud region such as cn-north-4'),
+  project_id: z.string(expecting('a string such as 0123456789abcdef0123456789abcdef (quote an all-digit id)')).regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "-" or "_"'),
+  region: z.string(expecting('a string such as cn-north-4')).regex(REGION_PATTERN, 'must be a Huawei Cloud region such as cn-north-4'),
   endpoint: origin('https://cph.cn-north-4.myhuaweicloud.com').optional(),
-  account: z.string().min(1).optional(),
+  account: z.string(expecting('an account name')).min(1, expecting('an account name')).optional(),
 });
 
 const credentials = z.strictObject({
-  access_key_file: z.string().min(1).optional(),
-  secret_key_file: z.string().min(1).optional(),
-  security_token_file: z.string().min(1).optional(),
+  access_key_file: filePath().optional(),
+  secret_key_file: filePath().optional(),
+  security_token_file: filePath().optional(),
 });
 
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name such as LAB_AK');
+const envName = z.string(expecting('an environment variable name such as LAB_AK')).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name such as LAB_AK');
 
 /** Hosts the metadata service may be reached on in plain HTTP: the link-local address it lives on, and loopback (tests, a local proxy). */
 export function isLinkLocalOrLoopback(hostname: string): boolean {
@@ -75,13 +88,13 @@ const KEY_SOURCES = [
 
 const account = z
   .strictObject({
-    access_key_file: z.string().min(1).optional(),
-    secret_key_file: z.string().min(1).optional(),
-    security_token_file: z.string().min(1).optional(),
+    access_key_file: filePath().optional(),
+    secret_key_file: filePath().optional(),
+    security_token_file: filePath().optional(),
     access_key_env: envName.optional(),
     secret_key_env: envName.optional(),
     security_token_env: envName.optional(),
-    metadata: z.boolean().optional(),
+    metadata: z.boolean(expecting('true or false')).optional(),
     metadata_endpoint: origin('http://169.254.169.254')
       .refine(
         (u) => !URL.canParse(u) || new URL(u).protocol === 'https:' || isLinkLocalOrLoopback(new URL(u).hostname),
@@ -116,34 +129,36 @@ const account = z
     }
   });
 
+const PAGE_SIZE = expecting('an integer from 2 to 100');
 const poll = z.strictObject({
   schedule: z
-    .string()
+    .string(expecting('a node-cron schedule such as "0 * * * * *"'))
     .refine((s) => cron.validate(s), 'is not a valid node-cron expression (6 fields with seconds, or 5 without)')
     .default('0 * * * * *'),
-  concurrency: z.number().int().min(1).max(256).default(16),
+  concurrency: int(1, 256).default(16),
   // At least 2: consecutive pages overlap by one record to notice a listing that shifted (cph/paging.ts).
-  page_size: z.number().int().min(2, 'must be 2..100 (pages overlap by one record)').max(100).default(100),
-  max_pages: z.number().int().min(1).max(100_000).default(1000),
+  page_size: z.number(PAGE_SIZE).int(PAGE_SIZE).min(2, 'must be 2..100 (pages overlap by one record)').max(100, PAGE_SIZE).default(100),
+  max_pages: int(1, 100_000).default(1000),
   timeout: duration(100).optional(),
   max_staleness: duration(1000).optional(),
   auth_failure_backoff: duration(1000).default(300_000),
 });
 
+const RATE = expecting('a number of requests per second above 0 and at most 200');
 const api = z.strictObject({
   // The gateway allows 200 calls/s per API by default (NOTES.md §5). A quarter of it, with a burst
   // of one second's worth, leaves room for the account's other callers and still lists 20,000
   // encode servers in about 4 s and 200,000 in about 40 s.
-  requests_per_second: z.number().positive().max(200).default(50),
-  burst: z.number().int().min(1).max(1000).default(50),
+  requests_per_second: z.number(RATE).positive(RATE).max(200, RATE).default(50),
+  burst: int(1, 1000).default(50),
   connect_timeout: duration(1).default(5_000),
   request_timeout: duration(1).default(15_000),
-  max_retries: z.number().int().min(0).max(10).default(3),
+  max_retries: int(0, 10).default(3),
   max_response_bytes: bytes.default(8 * 1024 * 1024),
 });
 
 const metrics = z.strictObject({
-  encode_server_info: z.boolean().default(true),
+  encode_server_info: z.boolean(expecting('true or false')).default(true),
 });
 
 export const ConfigFileSchema = z.strictObject({

@@ -42,6 +42,16 @@ interface FieldSource {
   missing: string | undefined;
 }
 
+/** Why a file could not be read, in words. */
+const FILE_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'it is a directory',
+  ELOOP: 'too many symbolic links',
+  ENOTDIR: 'a part of the path is not a directory',
+};
+
 interface CachedFile {
   stamp: string;
   value: string;
@@ -148,8 +158,9 @@ export class CredentialSource implements CredentialProvider {
       this.cache.set(file, { stamp, value });
       return value;
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new Error(`${name}: cannot read secret file ${file} (${code})`);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EMPTY') throw new Error(`${name}: the secret file ${file} is empty (or holds only whitespace)`);
+      throw new Error(`${name}: cannot read the secret file ${file}: ${FILE_ERRORS[code ?? ''] ?? 'unreadable'}${code ? ` (${code})` : ''}`);
     }
   }
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { SecureContextOptions, SecureVersion } from 'node:tls';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { describeIssues, expecting } from '../config/issues.js';
 
 /**
  * `--web.config.file` in the Prometheus exporter-toolkit format, the one node_exporter uses
@@ -13,23 +14,27 @@ import { z } from 'zod';
 const CLIENT_AUTH_TYPES = ['NoClientCert', 'RequestClientCert', 'RequireAnyClientCert', 'VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'] as const;
 const TLS_VERSIONS = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
 
-const WebConfigSchema = z.strictObject({
+const FILE_PATH = expecting('a file path');
+export const WebConfigSchema = z.strictObject({
   tls_server_config: z
     .strictObject({
-      cert_file: z.string().min(1),
-      key_file: z.string().min(1),
+      cert_file: z.string(FILE_PATH).min(1, FILE_PATH),
+      key_file: z.string(FILE_PATH).min(1, FILE_PATH),
       client_auth_type: z.enum(CLIENT_AUTH_TYPES).default('NoClientCert'),
-      client_ca_file: z.string().min(1).optional(),
+      client_ca_file: z.string(FILE_PATH).min(1, FILE_PATH).optional(),
       min_version: z.enum(Object.keys(TLS_VERSIONS) as [keyof typeof TLS_VERSIONS]).default('TLS12'),
       max_version: z.enum(Object.keys(TLS_VERSIONS) as [keyof typeof TLS_VERSIONS]).optional(),
     })
     .optional(),
   http_server_config: z
     .strictObject({
-      headers: z.record(z.string(), z.string()).optional(),
+      headers: z.record(z.string(), z.string(expecting('a string', { secret: true }))).optional(),
     })
     .optional(),
-  basic_auth_users: z.record(z.string(), z.string().regex(/^\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}$/, 'must be a bcrypt hash')).optional(),
+  // Never echo a value here: a plain password written by mistake must not reach the log.
+  basic_auth_users: z
+    .record(z.string(), z.string(expecting('a bcrypt hash', { secret: true })).regex(/^\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}$/, 'must be a bcrypt hash'))
+    .optional(),
 });
 
 export type ClientAuthType = (typeof CLIENT_AUTH_TYPES)[number];
@@ -41,8 +46,12 @@ export interface WebConfig {
   basicAuthUsers?: Record<string, string>;
 }
 
+/** Every problem of a web config file, one line each: `<file>: <key>: <problem>`, like the configuration's. */
 export class WebConfigError extends Error {
   override readonly name = 'WebConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+  }
 }
 
 /** Reads and validates the web config file, loading the certificate files it names. */
@@ -53,16 +62,12 @@ export function loadWebConfig(path: string): WebConfig {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // Never include file contents: the file holds password hashes.
-    throw new WebConfigError(`--web.config.file: cannot read ${path}${code ? ` (${code})` : ': not valid YAML'}`);
+    throw new WebConfigError([`--web.config.file: cannot read ${path}${code ? ` (${code})` : ': not valid YAML'}`]);
   }
-  const parsed = WebConfigSchema.safeParse(raw ?? {});
+  // reportInput: messages say what the file has where a wrong type is, instead of zod's "received undefined".
+  const parsed = WebConfigSchema.safeParse(raw ?? {}, { reportInput: true });
   if (!parsed.success) {
-    const lines = parsed.error.issues.flatMap((i) =>
-      i.code === 'unrecognized_keys'
-        ? i.keys.map((k) => `${[...i.path, k].join('.')}: unknown or unsupported key`)
-        : [`${i.path.join('.') || '<root>'}: ${i.message}`],
-    );
-    throw new WebConfigError(`invalid --web.config.file ${path}:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+    throw new WebConfigError(describeIssues(parsed.error.issues, 'unknown or unsupported key').map((line) => `${path}: ${line}`));
   }
   const c = parsed.data;
   const out: WebConfig = {};
@@ -70,13 +75,13 @@ export function loadWebConfig(path: string): WebConfig {
     const t = c.tls_server_config;
     const needsCa = t.client_auth_type === 'VerifyClientCertIfGiven' || t.client_auth_type === 'RequireAndVerifyClientCert';
     if (needsCa && !t.client_ca_file) {
-      throw new WebConfigError(`invalid --web.config.file ${path}:\n  tls_server_config.client_ca_file: required with client_auth_type ${t.client_auth_type}`);
+      throw new WebConfigError([`${path}: tls_server_config.client_ca_file: required with client_auth_type ${t.client_auth_type}`]);
     }
     const read = (key: string, file: string): Buffer => {
       try {
         return readFileSync(file);
       } catch (err) {
-        throw new WebConfigError(`--web.config.file: tls_server_config.${key}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+        throw new WebConfigError([`${path}: tls_server_config.${key}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
       }
     };
     const cert = read('cert_file', t.cert_file);
@@ -84,9 +89,7 @@ export function loadWebConfig(path: string): WebConfig {
     const ca = t.client_ca_file ? read('client_ca_file', t.client_ca_file) : undefined;
     // Found here, --check-config reports them and the exporter does not fail later when it starts listening.
     const invalid = (field: string, what: string, err?: unknown): WebConfigError =>
-      new WebConfigError(
-        `invalid --web.config.file ${path}:\n  tls_server_config.${field}: ${what}${err ? ` (${(err as { code?: string }).code ?? (err as Error).message})` : ''}`,
-      );
+      new WebConfigError([`${path}: tls_server_config.${field}: ${what}${err ? ` (${(err as { code?: string }).code ?? (err as Error).message})` : ''}`]);
     let certificate: X509Certificate;
     try {
       certificate = new X509Certificate(cert);

@@ -21,8 +21,8 @@ describe('examples/accounts.yml', () => {
     const config = loadConfigFile(example);
     const problems = new KeyRing(config, { env: { LAB_AK: 'LABAK0001', LAB_SK: 'lab-sk' } }).check();
     expect(problems).toEqual([
-      'accounts.prod.access_key_file: cannot read secret file /etc/cph-exporter/prod/access-key (ENOENT)',
-      'accounts.prod.secret_key_file: cannot read secret file /etc/cph-exporter/prod/secret-key (ENOENT)',
+      'accounts.prod.access_key_file: cannot read the secret file /etc/cph-exporter/prod/access-key: no such file (ENOENT)',
+      'accounts.prod.secret_key_file: cannot read the secret file /etc/cph-exporter/prod/secret-key: no such file (ENOENT)',
     ]);
   });
 });

@@ -93,7 +93,7 @@ describe('credentials that cannot be read', () => {
     let broken = false;
     exporter = await startTestExporter(sim, [{ projectId: A }], {}, {
       get: () => {
-        if (broken) throw new Error('credentials.secret_key_file: cannot read secret file /run/secrets/sk (ENOENT)');
+        if (broken) throw new Error('credentials.secret_key_file: cannot read the secret file /run/secrets/sk: no such file (ENOENT)');
         return DEMO_CREDENTIALS;
       },
     });
