@@ -10,10 +10,11 @@
  *   --rate-limit=RPS[:BURST]  token bucket over all API requests (default: none)
  *   --no-verify-signatures    accept any request without checking its signature
  *   --open-ports=PID:ESID[:TYPE[+TYPE]][,…]  real TCP listeners for those encode servers' access ports
- *   --help
+ *   --help                    these flags, then every API and admin route (with a curl example) and fault kind
  */
 import { parseArgs } from 'node:util';
 import { DEMO_ACCESS_KEY, DEMO_PROJECTS } from './demo-credentials.js';
+import { adminPaths, apiRouteLines, simulatorHelp } from './help.js';
 import { createSimulator, type FleetSize, type SimulatorOptions } from './server.js';
 
 const USAGE = `Usage: npm run simulator -- [--listen=127.0.0.1:8443] [--seed=1] [--projects=ID:N,ID:N]
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
     fail(err instanceof Error ? err.message : String(err));
   }
   if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${USAGE}\n\n${simulatorHelp(`http://${values.listen}`)}\n`);
     return;
   }
 
@@ -110,8 +111,8 @@ async function main(): Promise<void> {
   const url = await sim.listen(port, host).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
   const lines = [
     `CPH simulator listening on ${url}`,
-    `  API:      GET ${url}/v1/{project_id}/cloud-phone/encode-servers, /servers, /phones`,
-    `  admin:    ${url}/_sim/stats, /_sim/faults, /_sim/config, /_sim/fleet/{project_id}, /_sim/estate/{project_id}, /_sim/listeners`,
+    ...apiRouteLines().map((l, i) => `  ${i === 0 ? 'API:     ' : '         '} ${l}`),
+    `  admin:    ${url} + ${adminPaths().join(', ')} (examples: npm run simulator -- --help)`,
     `  projects: ${Object.entries(projects)
       .map(([id, s]) => `${id} (${s.encodeServers} encode servers, ${s.cloudPhoneServers} cloud-phone servers, ${s.phones ?? 0} phones)`)
       .join(', ')}`,
