@@ -1,3 +1,4 @@
+import { type IamProject, KEYSTONE_LIST_PROJECTS, validateProjectsResponse } from './iam.js';
 import { Pool } from 'undici';
 import { ENCODE_SERVERS_API, type ListApi } from './apis.js';
 import { CphApiError, type CphErrorCode, isCphApiError, parseApiErrorBody } from './errors.js';
@@ -107,6 +108,17 @@ export class CphClient {
     return { response: api.validate(body.json, body.requestId), requestId: body.requestId };
   }
 
+  /**
+   * IAM KeystoneListProjects filtered by name (a region): the projects that project discovery chooses from.
+   * Signed like every call, without X-Project-Id (there is no project yet).
+   */
+  async listProjects(iamEndpoint: string, region: string, call: CallOptions): Promise<IamProject[]> {
+    const url = new URL('/v3/projects', iamEndpoint);
+    url.searchParams.set('name', region);
+    const body = await this.get(url, undefined, KEYSTONE_LIST_PROJECTS, call);
+    return validateProjectsResponse(body.json, body.requestId);
+  }
+
   /** One page of ListEncodeServers. */
   listEncodeServers(target: TargetRef, query: ListEncodeServersQuery, call: CallOptions): Promise<PageResult> {
     return this.list(ENCODE_SERVERS_API, target, { ...query }, call);
@@ -147,7 +159,7 @@ export class CphClient {
 
   private async get(
     url: URL,
-    projectId: string,
+    projectId: string | undefined,
     operation: string,
     call: CallOptions,
   ): Promise<{ json: unknown; requestId: string | undefined }> {
@@ -183,7 +195,7 @@ export class CphClient {
 
   private async attempt(
     url: URL,
-    projectId: string,
+    projectId: string | undefined,
     operation: string,
     call: CallOptions,
   ): Promise<{ json: unknown; requestId: string | undefined }> {
@@ -194,7 +206,7 @@ export class CphClient {
       throw abortError(call.signal, reason);
     });
     const credentials = await call.credentials();
-    const headers = signRequest({ method: 'GET', url, headers: { 'X-Project-Id': projectId } }, credentials);
+    const headers = signRequest({ method: 'GET', url, headers: projectId === undefined ? {} : { 'X-Project-Id': projectId } }, credentials);
     if (this.options.userAgent) headers['User-Agent'] = this.options.userAgent;
 
     // One timer for the whole attempt, cleared in `finally` so nothing outlives the call.

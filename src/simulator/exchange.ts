@@ -66,6 +66,8 @@ export class Exchange {
   readonly requestId = randomBytes(16).toString('hex');
   /** Path parameters of the matched route, decoded (`{project_id}` -> `params.project_id`). */
   params: Record<string, string> = {};
+  /** The access key the gateway verified the request's signature with (undefined: unsigned route or not checked). */
+  accessKey: string | undefined;
   /** Called once with the status of the answer, before it is sent (the gateway counts authentication outcomes). */
   onAnswer: ((status: number) => void) | undefined;
 

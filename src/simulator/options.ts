@@ -1,4 +1,6 @@
 /** What a simulator is created with, and what a running one offers (see docs/CONTRACTS.md, "Simulator"). */
+import type { SimAccounts } from './accounts/accounts.js';
+import type { MetadataService } from './accounts/metadata.js';
 import type { FaultController, FaultSpec } from './faults.js';
 import type { Estate } from './estate.js';
 import type { Fleet } from './fleet.js';
@@ -39,6 +41,29 @@ export interface Clock {
   setTimer?(fn: () => void, ms: number): () => void;
 }
 
+/** An account of the simulated cloud: its own keys and projects (see accounts/accounts.ts). */
+export interface SimAccount {
+  /** Permanent AK -> SK of this account (added to the accepted credentials). */
+  credentials?: Record<string, string> | undefined;
+  /**
+   * Its projects: IAM lists them by `name` (a region, e.g. cn-north-4; two with one name make discovery ambiguous).
+   * Keys of other accounts get 403 CPS.0001 on them. Each is served with its fleet from `projects`, else `defaultFleet`.
+   */
+  projects: Array<{ id: string; name: string }>;
+}
+
+/** The ECS metadata service (accounts/metadata.ts). */
+export interface MetadataOptions {
+  /** The account whose temporary keys it hands out (the server's agency); undefined: 401 "configure an agency". */
+  account: string | undefined;
+  /** How long each temporary key is valid, on the accounts' clock (default 24 h). */
+  lifetimeMs?: number | undefined;
+  /** Require the session token of `PUT /meta-data/latest/api/token` (default false: that call answers 404). */
+  requireToken?: boolean | undefined;
+  /** The clock temporary keys and session tokens expire on (default: the simulator's clock). */
+  clock?: Clock | undefined;
+}
+
 export interface SimulatorOptions {
   /** Seed of every fleet and of rate-based faults (default 1). */
   seed?: number | undefined;
@@ -63,6 +88,10 @@ export interface SimulatorOptions {
   admin?: boolean | undefined;
   /** The simulator's clock (default the system clock and setTimeout). */
   clock?: Clock | undefined;
+  /** Accounts, each with its own keys and projects (IAM `GET /v3/projects` lists them). Default: none. */
+  accounts?: Record<string, SimAccount> | undefined;
+  /** Serve the metadata service's credential routes (default: not served, 404). */
+  metadata?: MetadataOptions | undefined;
   /** Access ports to open as real TCP listeners when the simulator starts listening (see `listeners`). */
   openPorts?: readonly OpenPortsSpec[] | undefined;
   /** Faults in force from the start (see faults.ts; `POST /_sim/faults` changes them at run time). */
@@ -99,6 +128,10 @@ export interface Simulator {
   /** Epoch ms until which the AK is locked, or undefined if it is not locked. */
   lockedUntil(accessKey: string): number | undefined;
   resetStats(): void;
+  /** Accounts, their projects and the temporary keys handed out (`issued`). */
+  readonly accounts: SimAccounts;
+  /** The metadata service, when `metadata` was given. */
+  readonly metadata: MetadataService | undefined;
   /**
    * Real TCP listeners on 127.0.0.1 for the access ports of chosen encode servers, which their records then list as
    * public 127.0.0.1:port (port-listeners.ts); all closed by `close()`.

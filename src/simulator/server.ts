@@ -17,6 +17,8 @@ import { FaultController } from './faults.js';
 import { Estate } from './estate.js';
 import { Fleet } from './fleet.js';
 import { projectSeed } from './generate.js';
+import { SimAccounts } from './accounts/accounts.js';
+import { MetadataService } from './accounts/metadata.js';
 import { Gateway } from './gateway/gateway.js';
 import type { Clock, FleetSize, RateLimitOptions, Simulator, SimulatorOptions } from './options.js';
 import { type OpenPortsSpec, PortListeners } from './port-listeners.js';
@@ -41,6 +43,8 @@ class SimulatorImpl implements SimWorld {
   readonly clock: Clock;
   readonly seed: number;
   readonly defaultFleet: FleetSize | undefined;
+  readonly accounts: SimAccounts;
+  readonly metadata: MetadataService | undefined;
   latencyMs: number;
   readonly listeners = new PortListeners((projectId) => this.fleet(projectId));
 
@@ -63,9 +67,20 @@ class SimulatorImpl implements SimWorld {
     this.defaultFleet =
       options.defaultFleet ?? (options.projects === undefined ? { encodeServers: 100, cloudPhoneServers: 10 } : undefined);
     this.latencyMs = options.latencyMs ?? 0;
+    const accounts = options.accounts ?? {};
+    this.accounts = new SimAccounts(accounts, options.metadata?.clock ?? this.clock);
+    this.metadata = options.metadata ? new MetadataService(options.metadata, this.accounts) : undefined;
+    const accountKeys: Record<string, string> = {};
+    for (const account of Object.values(accounts)) {
+      Object.assign(accountKeys, account.credentials);
+      // An account's projects are served: with their size from `projects`, else the default fleet.
+      for (const p of account.projects) {
+        if (!this.sizes.has(p.id)) this.sizes.set(p.id, options.defaultFleet ?? { encodeServers: 100, cloudPhoneServers: 10 });
+      }
+    }
     this.gateway = new Gateway(
       {
-        credentials: options.credentials ?? { [DEMO_ACCESS_KEY]: DEMO_SECRET_KEY },
+        credentials: { ...(options.credentials ?? { [DEMO_ACCESS_KEY]: DEMO_SECRET_KEY }), ...accountKeys },
         verifySignatures: options.verifySignatures ?? true,
         rateLimit: options.rateLimit,
         lockout:
@@ -75,6 +90,7 @@ class SimulatorImpl implements SimWorld {
       },
       this.stats,
       this.clock,
+      this.accounts,
     );
     this.adminEnabled = options.admin ?? true;
     this.openPorts = options.openPorts ?? [];
@@ -229,6 +245,8 @@ class SimulatorImpl implements SimWorld {
       projects: this.projectIds(),
       defaultFleet: this.defaultFleet ?? null,
       accessKeys: [...this.gateway.credentials.keys()],
+      accounts: this.accounts.accountNames(),
+      metadata: this.metadata ? { lifetimeMs: this.metadata.lifetimeMs } : null,
     };
   }
 

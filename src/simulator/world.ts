@@ -2,6 +2,8 @@
  * What the routes of the simulator (API and admin) may see and change. The server implements it; route files import
  * this type only, so a new route is a new file plus one line in its room's table.
  */
+import type { SimAccounts } from './accounts/accounts.js';
+import type { MetadataService } from './accounts/metadata.js';
 import type { FaultController } from './faults.js';
 import type { Estate } from './estate.js';
 import type { Fleet } from './fleet.js';

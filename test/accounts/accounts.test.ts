@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
-import { type RunningExporter, startExporter } from '../../src/exporter.js';
-import { silentLogger } from '../../src/log/logger.js';
+import type { RunningExporter } from '../../src/exporter.js';
 import type { Simulator } from '../../src/simulator/server.js';
 import { FakeClock } from '../helpers/clocked-exporter.js';
+import { startConfiguredExporter } from '../helpers/configured-exporter.js';
 import { samplesOf } from '../helpers/exposition.js';
 import { DEMO_CREDENTIALS, scrape, startSimulator } from '../helpers/harness.js';
 
@@ -42,32 +41,24 @@ async function start(env: NodeJS.ProcessEnv, clock: FakeClock): Promise<RunningE
     credentials: { [PROD_AK]: PROD_SK, [LAB_AK]: LAB_SK, [DEMO_CREDENTIALS.accessKey]: DEMO_CREDENTIALS.secretKey },
     projects: Object.fromEntries([P1, P2, L1, D1].map((p) => [p, { encodeServers: SIZE, cloudPhoneServers: 6 }])),
   });
-  const config = parseConfig({
-    targets: [
-      { project_id: P1, region: 'cn-north-4', endpoint: sim.url, account: 'prod' },
-      { project_id: P2, region: 'ap-southeast-1', endpoint: sim.url, account: 'prod' },
-      { project_id: L1, region: 'cn-north-4', endpoint: sim.url, account: 'lab' },
-      // No account: the top-level credentials, as every config before accounts.
-      { project_id: D1, region: 'cn-north-4', endpoint: sim.url },
-    ],
-    accounts: {
-      prod: { access_key_env: 'PROD_AK', secret_key_env: 'PROD_SK' },
-      lab: { access_key_env: 'LAB_AK', secret_key_env: 'LAB_SK' },
+  exporter = await startConfiguredExporter(
+    {
+      targets: [
+        { project_id: P1, region: 'cn-north-4', endpoint: sim.url, account: 'prod' },
+        { project_id: P2, region: 'ap-southeast-1', endpoint: sim.url, account: 'prod' },
+        { project_id: L1, region: 'cn-north-4', endpoint: sim.url, account: 'lab' },
+        // No account: the top-level credentials, as every config before accounts.
+        { project_id: D1, region: 'cn-north-4', endpoint: sim.url },
+      ],
+      accounts: {
+        prod: { access_key_env: 'PROD_AK', secret_key_env: 'PROD_SK' },
+        lab: { access_key_env: 'LAB_AK', secret_key_env: 'LAB_SK' },
+      },
+      poll: { page_size: 25, auth_failure_backoff: '5m' },
+      api: { connect_timeout: '2s', request_timeout: '5s' },
     },
-    poll: { schedule: '0 0 * * * *', page_size: 25, auth_failure_backoff: '5m' },
-    api: { connect_timeout: '2s', request_timeout: '5s' },
-  });
-  exporter = await startExporter({
-    config,
-    credentials: { get: () => DEMO_CREDENTIALS },
-    env,
-    listen: { host: '127.0.0.1', port: 0 },
-    log: silentLogger(),
-    schedule: false,
-    processMetrics: false,
-    now: clock.now,
-  });
-  await exporter.firstPoll;
+    { env, clock },
+  );
   return exporter;
 }
 
@@ -113,29 +104,20 @@ describe('accounts', () => {
   it('an account whose keys cannot be had fails its own targets with reason auth; the others are untouched', async () => {
     const clock = new FakeClock();
     sim = await startSimulator({ seed: 8, credentials: { [PROD_AK]: PROD_SK }, projects: { [P1]: { encodeServers: SIZE, cloudPhoneServers: 6 }, [L1]: { encodeServers: SIZE, cloudPhoneServers: 6 } } });
-    const config = parseConfig({
-      targets: [
-        { project_id: P1, region: 'cn-north-4', endpoint: sim.url, account: 'prod' },
-        { project_id: L1, region: 'cn-north-4', endpoint: sim.url, account: 'ecs' },
-      ],
-      accounts: {
-        prod: { access_key_env: 'PROD_AK', secret_key_env: 'PROD_SK' },
-        // Nothing listens on port 1: the metadata service is out of reach.
-        ecs: { metadata: true, metadata_endpoint: 'http://127.0.0.1:1' },
+    exporter = await startConfiguredExporter(
+      {
+        targets: [
+          { project_id: P1, region: 'cn-north-4', endpoint: sim.url, account: 'prod' },
+          { project_id: L1, region: 'cn-north-4', endpoint: sim.url, account: 'ecs' },
+        ],
+        accounts: {
+          prod: { access_key_env: 'PROD_AK', secret_key_env: 'PROD_SK' },
+          // Nothing listens on port 1: the metadata service is out of reach.
+          ecs: { metadata: true, metadata_endpoint: 'http://127.0.0.1:1' },
+        },
       },
-      poll: { schedule: '0 0 * * * *' },
-    });
-    exporter = await startExporter({
-      config,
-      credentials: { get: () => DEMO_CREDENTIALS },
-      env: { PROD_AK, PROD_SK },
-      listen: { host: '127.0.0.1', port: 0 },
-      log: silentLogger(),
-      schedule: false,
-      processMetrics: false,
-      now: clock.now,
-    });
-    await exporter.firstPoll;
+      { env: { PROD_AK, PROD_SK }, clock },
+    );
     const text = await scrape(exporter.url);
     expect(upOf(text, P1)).toBe(1);
     expect(listed(text, P1)).toBe(SIZE);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CphClient } from '../../src/cph/client.js';
+import type { CphClient } from '../../src/cph/client.js';
+import { testClient } from '../helpers/configured-exporter.js';
 import type { Simulator } from '../../src/simulator/server.js';
 import { DEMO_CREDENTIALS, startSimulator } from '../helpers/harness.js';
 
@@ -22,15 +23,8 @@ afterEach(async () => {
 describe('rate limit per key', () => {
   it('a key that used up its burst does not hold back another key on the same endpoint', async () => {
     sim = await startSimulator({ projects: { [PROJECT]: { encodeServers: 5, cloudPhoneServers: 1 } } });
-    client = new CphClient({
-      connectTimeoutMs: 2000,
-      requestTimeoutMs: 5000,
-      maxRetries: 0,
-      maxResponseBytes: 1 << 20,
-      // One token per 1000 s: after the burst, a request waits (far longer than this test runs).
-      rateLimit: { requestsPerSecond: 0.001, burst: 2 },
-      connectionsPerEndpoint: 4,
-    });
+    // One token per 1000 s: after the burst, a request waits (far longer than this test runs).
+    client = testClient({ requestsPerSecond: 0.001, burst: 2 });
     const target = { endpoint: sim.url, projectId: PROJECT };
     const list = (key: string, signal?: AbortSignal) =>
       (client as CphClient).listEncodeServers(target, { offset: 0, limit: 10 }, { credentials: () => DEMO_CREDENTIALS, key, signal });

@@ -15,7 +15,10 @@ export function projectFleet(ex: Exchange, world: SimWorld): Fleet | undefined {
   const projectId = ex.params.project_id as string;
   const headerProject = ex.header('x-project-id');
   const signed = !world.gateway.verifySignatures || signedHeaderNames(ex.header('authorization')).includes('x-project-id');
-  const fleet = headerProject !== undefined && signed && headerProject !== projectId ? undefined : world.fleetOrUndefined(projectId);
+  const fleet =
+    (headerProject !== undefined && signed && headerProject !== projectId) || !world.accounts.mayUse(ex.accessKey, projectId)
+      ? undefined
+      : world.fleetOrUndefined(projectId);
   if (!fleet) ex.error(403, 'CPS.0001', ERR_NO_PERMISSION);
   return fleet;
 }

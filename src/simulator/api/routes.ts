@@ -7,6 +7,8 @@ import type { SimWorld } from '../world.js';
 import { listEncodeServers } from './encode-servers.js';
 import { listCloudPhoneServers } from './phone-servers.js';
 import { listCloudPhones } from './phones.js';
+import { keystoneListProjects } from './iam-projects.js';
+import { metadataSecurityKey, metadataToken } from './metadata.js';
 
 export interface ApiRoute {
   /** The API's operation name, e.g. `ListEncodeServers` (shown by `npm run simulator -- --help`). */
@@ -23,4 +25,4 @@ export interface ApiRoute {
   handle(ex: Exchange, world: SimWorld): void | Promise<void>;
 }
 
-export const API_ROUTES: readonly ApiRoute[] = [listEncodeServers, listCloudPhoneServers, listCloudPhones];
+export const API_ROUTES: readonly ApiRoute[] = [keystoneListProjects, metadataToken, metadataSecurityKey, listEncodeServers, listCloudPhoneServers, listCloudPhones];

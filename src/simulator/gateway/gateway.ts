@@ -4,6 +4,7 @@
  * a 401 (an auth fault) counts as a failed authentication of the AK, any other answer resets its run.
  */
 import { TokenBucket } from '../../cph/ratelimit.js';
+import type { SimAccounts } from '../accounts/accounts.js';
 import type { Exchange } from '../exchange.js';
 import type { Clock, RateLimitOptions } from '../options.js';
 import type { AuthFailureEvent, SimulatorStats } from '../stats.js';
@@ -12,6 +13,7 @@ import { verifySignature } from './verify.js';
 
 export const ERR_SIGNATURE = 'verify aksk signature fail';
 export const ERR_LOCKED = 'AK access failed to reach the limit,forbidden';
+export const ERR_TOKEN_EXPIRED = 'token expires';
 
 /** The AK named in an Authorization header, however malformed the rest is. */
 export function accessKeyOf(authorization: string | undefined): string | undefined {
@@ -50,6 +52,8 @@ export class Gateway {
     },
     private readonly stats: SimulatorStats,
     private readonly clock: Clock,
+    /** Temporary keys (metadata service): verified with their own secret, security token and expiry. */
+    private readonly accounts?: SimAccounts,
   ) {
     for (const [ak, sk] of Object.entries(options.credentials)) this.credentials.set(ak, sk);
     this.verifySignatures = options.verifySignatures;
@@ -97,14 +101,26 @@ export class Gateway {
         ex.error(401, 'APIGW.0301', ERR_LOCKED);
         return false;
       }
-      const result = verifySignature({ method: ex.method, url: ex.url, headers: ex.req.headers }, (ak) => this.credentials.get(ak), new Date(this.clock.now()));
+      const secretOf = (ak: string): string | undefined => this.credentials.get(ak) ?? this.accounts?.temporarySecret(ak);
+      const result = verifySignature({ method: ex.method, url: ex.url, headers: ex.req.headers }, secretOf, new Date(this.clock.now()));
       if (!result.ok) {
         this.authFailed(ex, accessKey ?? '');
         ex.error(401, 'APIGW.0301', ERR_SIGNATURE);
         return false;
       }
+      const temporary = this.accounts?.checkTemporary(
+        result.accessKey,
+        ex.header('x-security-token'),
+        signedHeaderNames(ex.header('authorization')).includes('x-security-token'),
+      );
+      if (temporary === 'bad-token' || temporary === 'expired') {
+        this.authFailed(result.accessKey);
+        ex.error(401, 'APIGW.0301', temporary === 'expired' ? ERR_TOKEN_EXPIRED : ERR_SIGNATURE);
+        return false;
+      }
       verified = result.accessKey;
     }
+    ex.accessKey = verified ?? accessKey;
 
     // Authentication faults answer 401 after the signature passed: they count as failures of the named AK. An
     // authenticated answer resets the run; 429 and 5xx (throttling, backend trouble) leave it as it is.
