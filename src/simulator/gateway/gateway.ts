@@ -114,7 +114,7 @@ export class Gateway {
         signedHeaderNames(ex.header('authorization')).includes('x-security-token'),
       );
       if (temporary === 'bad-token' || temporary === 'expired') {
-        this.authFailed(result.accessKey);
+        this.authFailed(ex, result.accessKey);
         ex.error(401, 'APIGW.0301', temporary === 'expired' ? ERR_TOKEN_EXPIRED : ERR_SIGNATURE);
         return false;
       }
