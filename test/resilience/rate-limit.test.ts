@@ -12,8 +12,8 @@ import { scrapeValid } from '../helpers/validity.js';
  * exporter polls a fleet that takes almost two hundred requests. It must get no 429 at all: its own
  * token bucket (the api.requests_per_second and api.burst defaults, 50 and 50), shared by every
  * target on the endpoint, keeps it below. The control run, the same exporter without that pacing
- * and with a wide window, is throttled: on this simulator an unpaced poll goes far above 200/s, so
- * the first test passes because of the limiter, not because the machine is slow.
+ * and with a wide window, is throttled by a stricter gateway (20/s, burst 5) that no unpaced poll stays
+ * under on any machine, so the first test passes because of the limiter, not because the machine is slow.
  */
 
 const TARGETS = Array.from({ length: 6 }, (_, i) => `e00000000000000000000000000000${String(i + 1).padStart(2, '0')}`);
@@ -28,12 +28,12 @@ afterEach(async () => {
   sim = undefined;
 });
 
-async function run(api: Record<string, unknown>, poll: Record<string, unknown> = {}): Promise<{ requests: number; throttled: number; seconds: number; text: string }> {
+async function run(api: Record<string, unknown>, poll: Record<string, unknown> = {}, gateway = GATEWAY): Promise<{ requests: number; throttled: number; seconds: number; text: string }> {
   sim = await startSimulator({
     seed: 8,
     // 6 projects x 1,500 encode servers, default page size 100: 16 pages each, 96 requests per poll.
     projects: Object.fromEntries(TARGETS.map((p) => [p, { encodeServers: 1500, cloudPhoneServers: 40 }])),
-    rateLimit: GATEWAY,
+    rateLimit: gateway,
   });
   const started = performance.now();
   exporter = await startClockedExporter(sim, { targets: TARGETS.map((projectId) => ({ projectId })), raw: { api, poll } });
@@ -58,7 +58,9 @@ describe('client-side rate limit against a gateway-like limit', () => {
   });
 
   it('control: without client-side pacing the same fleet is throttled', async () => {
-    const { throttled, requests, seconds } = await run({ requests_per_second: 200, burst: 1000, max_retries: 0 }, { concurrency: 64 });
+    // A stricter gateway than above (20/s, burst 5), so that the control does not depend on how fast this
+    // machine is: an unpaced poll of 96+ requests would have to take over 4 s to stay under it.
+    const { throttled, requests, seconds } = await run({ requests_per_second: 200, burst: 1000, max_retries: 0 }, { concurrency: 64 }, { requestsPerSecond: 20, burst: 5 });
     console.info(`rate limit control: ${requests} requests in ${seconds.toFixed(2)} s, ${throttled} throttled`);
     expect(throttled).toBeGreaterThan(0);
   });
