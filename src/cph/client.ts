@@ -1,7 +1,7 @@
 import { type IamProject, KEYSTONE_LIST_PROJECTS, validateProjectsResponse } from './iam.js';
 import { Pool } from 'undici';
 import { ENCODE_SERVERS_API, type ListApi } from './apis.js';
-import { CphApiError, type CphErrorCode, isCphApiError, parseApiErrorBody } from './errors.js';
+import { CphApiError, type CphErrorCode, isCphApiError, isNotNeeded, parseApiErrorBody } from './errors.js';
 import { sleep, TokenBucket } from './ratelimit.js';
 import { signRequest } from './signer.js';
 import type { Credentials, ListEncodeServersQuery, ListEncodeServersResponse } from './types.js';
@@ -10,8 +10,14 @@ export const LIST_ENCODE_SERVERS = ENCODE_SERVERS_API.operation;
 
 /** What the client reports about its own work; the exporter turns it into metrics. */
 export interface ClientObserver {
-  /** One HTTP attempt finished; `code` is the status or `network` / `timeout` / `aborted`. */
+  /** One HTTP attempt got an answer or failed on its own; `code` is the status or `network` / `timeout`. */
   request(operation: string, code: string, seconds: number): void;
+  /**
+   * One HTTP attempt was cancelled by the exporter before its answer arrived: `not_needed` for a
+   * speculative page beyond the end of a listing (by design), `abandoned` when its listing had
+   * already failed or the exporter is shutting down. Not a failure of the API.
+   */
+  cancelled?(operation: string, reason: 'not_needed' | 'abandoned'): void;
   /** An attempt failed and will be retried. */
   retry(operation: string, reason: 'throttled' | 'server_error' | 'timeout' | 'network'): void;
   /** The API answered with its own error code (`APIGW.0308`, `CPS.0002`, ...). */
@@ -222,6 +228,7 @@ export class CphClient {
     if (call.signal?.aborted) throw abortError(call.signal, call.signal.reason);
     const started = performance.now();
     let code = 'network';
+    let cancelled: 'not_needed' | 'abandoned' | undefined;
     let status: number | undefined;
     try {
       const res = await this.poolFor(url.origin).request({
@@ -260,15 +267,20 @@ export class CphClient {
       const mapped = toCphError(err, attemptController.signal, call.signal);
       // Aborted by the caller (deadline, shutdown, a sibling page that failed or ended the listing),
       // whatever error the abort carries: no network fault happened.
-      if (call.signal?.aborted) code = isCphApiError(call.signal.reason) && call.signal.reason.code === 'CPH_TIMEOUT' ? 'timeout' : 'aborted';
-      else if (mapped.code === 'CPH_TIMEOUT') code = 'timeout';
-      else if (mapped.code === 'CPH_ABORTED') code = 'aborted';
+      // The poll deadline is a timeout like any other; every other abort by the caller is a cancellation.
+      if (call.signal?.aborted) {
+        const reason: unknown = call.signal.reason;
+        if (isCphApiError(reason) && reason.code === 'CPH_TIMEOUT') code = 'timeout';
+        else cancelled = isNotNeeded(reason) ? 'not_needed' : 'abandoned';
+      } else if (mapped.code === 'CPH_TIMEOUT') code = 'timeout';
+      else if (mapped.code === 'CPH_ABORTED') cancelled = 'abandoned';
       else if (mapped.code === 'CPH_NETWORK') code = 'network';
       throw mapped;
     } finally {
       clearTimeout(timer);
       call.signal?.removeEventListener('abort', onOuterAbort);
-      this.options.observer?.request(operation, code, (performance.now() - started) / 1000);
+      if (cancelled) this.options.observer?.cancelled?.(operation, cancelled);
+      else this.options.observer?.request(operation, code, (performance.now() - started) / 1000);
       call.onAttempt?.(status);
     }
   }

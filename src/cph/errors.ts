@@ -40,6 +40,21 @@ export interface CphApiErrorDetails {
   cause?: unknown;
 }
 
+/** The cause of every "not needed" abort: a request cancelled by design, not because anything failed. */
+const NOT_NEEDED = Symbol('not needed');
+
+/**
+ * The abort reason for a speculative request that turned out not to be needed (a page beyond the end
+ * of a listing). The client counts such requests apart from the ones that got an answer or failed.
+ */
+export function notNeeded(why: string): CphApiError {
+  return new CphApiError('CPH_ABORTED', `not needed: ${why}`, { cause: NOT_NEEDED });
+}
+
+export function isNotNeeded(reason: unknown): boolean {
+  return reason instanceof CphApiError && reason.cause === NOT_NEEDED;
+}
+
 export class CphApiError extends Error {
   override readonly name = 'CphApiError';
   readonly status: number | undefined;

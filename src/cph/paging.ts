@@ -1,4 +1,4 @@
-import { CphApiError, isCphApiError } from './errors.js';
+import { CphApiError, isCphApiError, notNeeded } from './errors.js';
 
 export interface PagingOptions {
   /** Items per page (the API's `limit`). At least 2: consecutive pages overlap by one item. */
@@ -183,7 +183,7 @@ export function listPages<T>(
             } else {
               if (items.length < pageSize) {
                 firstShort = page;
-                abortAll(new CphApiError('CPH_ABORTED', 'beyond the end of the listing'), page + 1);
+                abortAll(notNeeded('beyond the end of the listing'), page + 1);
                 for (const p of waiting.keys()) if (p > page) waiting.delete(p);
               }
               // The listing is longer than last time: look further, twice as far.

@@ -100,8 +100,13 @@ export const HEALTH_FAMILIES = {
   },
   apiRequests: {
     name: 'cph_api_requests_total',
-    help: 'HTTP requests to the CPH API by operation and HTTP status code (or network, timeout, aborted).',
+    help: 'HTTP requests to the CPH API that got an answer or failed on their own, by operation and HTTP status code (or network, timeout). Requests the exporter cancelled itself are in cph_api_requests_cancelled_total.',
     labelNames: ['operation', 'code'],
+  },
+  apiRequestsCancelled: {
+    name: 'cph_api_requests_cancelled_total',
+    help: 'HTTP requests to the CPH API that the exporter cancelled before their answer, by operation and reason: not_needed (a speculative page beyond the end of a listing, cancelled by design; not a failure) or abandoned (its listing had already failed, or the exporter was shutting down).',
+    labelNames: ['operation', 'reason'],
   },
   apiRequestDuration: {
     name: 'cph_api_request_duration_seconds',

@@ -35,6 +35,7 @@ export class SelfMetrics {
   private readonly failures: Counter;
   private readonly error: Gauge;
   private readonly requests: Counter;
+  private readonly cancelled: Counter;
   private readonly requestDuration: Histogram;
   private readonly retries: Counter;
   private readonly apiErrors: Counter;
@@ -66,6 +67,7 @@ export class SelfMetrics {
       },
     });
     this.requests = new Counter({ ...H.apiRequests, registers });
+    this.cancelled = new Counter({ ...H.apiRequestsCancelled, registers });
     this.requestDuration = new Histogram({
       ...H.apiRequestDuration,
       registers,
@@ -93,6 +95,9 @@ export class SelfMetrics {
     request: (operation: string, code: string, seconds: number): void => {
       this.requests.inc({ operation, code });
       this.requestDuration.observe({ operation }, seconds);
+    },
+    cancelled: (operation: string, reason: string): void => {
+      this.cancelled.inc({ operation, reason });
     },
     retry: (operation: string, reason: string): void => {
       this.retries.inc({ operation, reason });

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PHONE_SERVERS_API, PHONES_API } from '../../src/cph/apis.js';
 import { CphClient, type ClientOptions, parseRetryAfter } from '../../src/cph/client.js';
-import { CphApiError } from '../../src/cph/errors.js';
+import { CphApiError, notNeeded } from '../../src/cph/errors.js';
 import { verifySignature } from '../../src/simulator/gateway/verify.js';
 import type { Credentials } from '../../src/cph/types.js';
 
@@ -26,6 +26,11 @@ const GOOD_PAGE = JSON.stringify({
 let server: http.Server;
 let base: string;
 let replies: Reply[] = [];
+/** Resolves once `condition` holds, checking on every turn of the event loop (an event, not a time budget). */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((r) => setImmediate(r));
+}
+
 let received: Array<{ url: string; headers: http.IncomingHttpHeaders; signatureOk: boolean }> = [];
 
 beforeAll(async () => {
@@ -64,6 +69,7 @@ function newClient(options: Partial<ClientOptions> = {}): CphClient {
     retryMaxDelayMs: 20,
     observer: {
       request: (_op, code) => events.push(`request:${code}`),
+      cancelled: (_op, reason) => events.push(`cancelled:${reason}`),
       retry: (_op, reason) => events.push(`retry:${reason}`),
       apiError: (_op, code) => events.push(`apiError:${code}`),
     },
@@ -261,15 +267,37 @@ describe('CphClient', () => {
     expect(events).toEqual([]);
   });
 
-  it('counts a request aborted by its caller as aborted, whatever error the abort carries', async () => {
+  it('counts a request its caller abandoned as cancelled, not as an answer or a failure, whatever error the abort carries', async () => {
     replies = ['hang'];
     const controller = new AbortController();
     const attempts: Array<number | undefined> = [];
-    setTimeout(() => controller.abort(new CphApiError('CPH_SERVER', 'a sibling page failed', { status: 500 })), 50);
     const c = newClient({ requestTimeoutMs: 5000 });
-    await failure(c.listEncodeServers({ endpoint: base, projectId: PROJECT }, {}, { credentials: () => CREDS, signal: controller.signal, onAttempt: (s) => attempts.push(s) }));
-    expect(events).toEqual(['request:aborted']);
+    const listing = failure(c.listEncodeServers({ endpoint: base, projectId: PROJECT }, {}, { credentials: () => CREDS, signal: controller.signal, onAttempt: (s) => attempts.push(s) }));
+    await until(() => received.length === 1); // the request is on the wire
+    controller.abort(new CphApiError('CPH_SERVER', 'a sibling page failed', { status: 500 }));
+    await listing;
+    expect(events).toEqual(['cancelled:abandoned']);
     expect(attempts).toEqual([undefined]);
+  });
+
+  it('counts a speculative page cancelled because it is not needed as cancelled:not_needed', async () => {
+    replies = ['hang'];
+    const controller = new AbortController();
+    const listing = failure(list(newClient({ requestTimeoutMs: 5000 }), {}, controller.signal));
+    await until(() => received.length === 1);
+    controller.abort(notNeeded('beyond the end of the listing'));
+    expect((await listing).code).toBe('CPH_ABORTED');
+    expect(events).toEqual(['cancelled:not_needed']);
+  });
+
+  it('counts a request cut by the poll deadline as a timeout', async () => {
+    replies = ['hang'];
+    const controller = new AbortController();
+    const listing = failure(list(newClient({ requestTimeoutMs: 5000 }), {}, controller.signal));
+    await until(() => received.length === 1);
+    controller.abort(new CphApiError('CPH_TIMEOUT', 'poll deadline reached'));
+    await listing;
+    expect(events).toEqual(['request:timeout']);
   });
 
   it('tells onAttempt the status of every attempt as it happens', async () => {
