@@ -100,7 +100,7 @@ function percentDecodeBytes(value: string): Uint8Array {
  * Canonical URI from a URL's (percent-encoded) `pathname`: split on `/`, decode each segment, RFC 3986 encode it
  * again, join with `/`, and append a `/` unless it already ends with one. Decoding first is what makes the result
  * independent of how the URL was escaped (`new URL` leaves `!` and `'` raw but escapes a space), so the client's
- * `url.pathname` and the simulator's received path canonicalize identically; the SDKs sign the decoded path.
+ * `url.pathname` and the path the gateway receives canonicalize identically; the SDKs sign the decoded path.
  * An encoded slash (`%2F`) stays inside its segment and comes out as `%2F`.
  * The trailing slash exists only in the canonical string; the request line keeps the path as it is.
  */
