@@ -46,8 +46,32 @@ export function wantsOpenMetrics(accept: string | undefined): boolean {
   });
 }
 
-function acceptsGzip(header: string | undefined): boolean {
-  return header !== undefined && /\bgzip\b(?!\s*;\s*q=0(\.0*)?\b)/i.test(header);
+/**
+ * Whether an Accept-Encoding header accepts gzip, as RFC 9110 §12.5.3 says: `gzip` (or its alias
+ * `x-gzip`) with any q-value above 0, or else `*` above 0. Only `q=0` refuses (`q=0.5` accepts,
+ * with lower preference); an explicit `gzip;q=0` refuses even beside `*`. A malformed q-value
+ * makes its entry void.
+ */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  let gzip: number | undefined;
+  let any: number | undefined;
+  for (const entry of header.split(',')) {
+    const [coding = '', ...params] = entry.split(';').map((s) => s.trim());
+    const name = coding.toLowerCase();
+    if (name !== 'gzip' && name !== 'x-gzip' && name !== '*') continue;
+    const weight = params.find((p) => /^q\s*=/i.test(p));
+    const q = weight === undefined ? 1 : qvalue(weight.replace(/^q\s*=\s*/i, ''));
+    if (q === undefined) continue;
+    if (name === '*') any = Math.max(any ?? 0, q);
+    else gzip = Math.max(gzip ?? 0, q);
+  }
+  return (gzip ?? any ?? 0) > 0;
+}
+
+/** RFC 9110 qvalue: 0 to 1 with at most three decimals; undefined when malformed. */
+function qvalue(text: string): number | undefined {
+  return /^(0(\.\d{0,3})?|1(\.0{0,3})?)$/.test(text) ? Number(text) : undefined;
 }
 
 /**

@@ -70,15 +70,25 @@ describe('routes', () => {
     expect((await om.text()).endsWith('# EOF\n')).toBe(true);
 
     const http = await import('node:http');
-    const gz = await new Promise<{ encoding?: string; body: Buffer }>((resolve, reject) => {
-      http.get(`${server.url}/metrics`, { headers: { 'Accept-Encoding': 'gzip' } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }));
-      }).on('error', reject);
-    });
-    expect(gz.encoding).toBe('gzip');
-    expect(gunzipSync(gz.body).toString()).toBe(text); // the same exposition, compressed
+    const get = (acceptEncoding: string) =>
+      new Promise<{ encoding?: string; body: Buffer }>((resolve, reject) => {
+        http.get(`${server.url}/metrics`, { headers: { 'Accept-Encoding': acceptEncoding } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }));
+        }).on('error', reject);
+      });
+    // RFC 9110: any q-value above 0 accepts (a lower preference is still a yes); only q=0 refuses.
+    for (const acceptEncoding of ['gzip', 'gzip;q=0.5', 'deflate, gzip;q=0.1']) {
+      const gz = await get(acceptEncoding);
+      expect(gz.encoding, acceptEncoding).toBe('gzip');
+      expect(gunzipSync(gz.body).toString()).toBe(text); // the same exposition, compressed
+    }
+    for (const acceptEncoding of ['gzip;q=0', '*, gzip;q=0']) {
+      const refused = await get(acceptEncoding);
+      expect(refused.encoding, acceptEncoding).toBeUndefined();
+      expect(refused.body.toString()).toBe(text);
+    }
   });
 
   it('answers only the exact paths: another case or a trailing slash is 404; other methods on the five paths are 405', async () => {
