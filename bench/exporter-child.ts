@@ -10,9 +10,9 @@ import { validateListEncodeServersResponse } from '../src/cph/validate.js';
 import { createClient, startExporter, type RunningExporter } from '../src/exporter.js';
 import { silentLogger } from '../src/log/logger.js';
 import { TargetSeriesBuilder } from '../src/metrics/convert.js';
-import { SelfMetrics } from '../src/metrics/self.js';
+import { SelfMetrics, type TargetHealth } from '../src/metrics/self.js';
 import { Poller } from '../src/poller/poll.js';
-import { SnapshotStore, targetKey } from '../src/poller/store.js';
+import { SnapshotStore } from '../src/poller/store.js';
 import { serveCommands } from './ipc.js';
 import { BENCH_CREDENTIALS, BENCH_PROJECT, benchConfig, type PollSettings } from './setup.js';
 
@@ -65,9 +65,9 @@ async function measure(run: () => Promise<unknown>): Promise<PollMeasurement> {
 }
 
 /** The poller and what it needs, without the HTTP server (as `startExporter` wires them). */
-function createPoller(config: Readonly<Config>): { poll(): Promise<void>; close(): Promise<void>; store: SnapshotStore } {
+function createPoller(config: Readonly<Config>): { poll(): Promise<void>; close(): Promise<void>; store: SnapshotStore; health(): TargetHealth[] } {
   const metrics = new SelfMetrics({ version: 'bench', revision: 'bench' });
-  const store = new SnapshotStore(config.targets, { maxStalenessMs: config.poll.maxStalenessMs, withInfo: config.metrics.encodeServerInfo });
+  const store = new SnapshotStore({ withInfo: config.metrics.encodeServerInfo });
   const client = createClient(config, metrics.observer);
   const poller = new Poller({ config, client, credentials, store, metrics, log });
   return {
@@ -77,11 +77,12 @@ function createPoller(config: Readonly<Config>): { poll(): Promise<void>; close(
       await client.close();
     },
     store,
+    health: () => poller.health(),
   };
 }
 
-function assertPolled(store: SnapshotStore): void {
-  const health = store.health()[0];
+function assertPolled(poller: { health(): TargetHealth[] }): void {
+  const health = poller.health()[0];
   if (!health?.up) throw new Error(`poll failed: ${health?.errorReason ?? 'no outcome'}`);
 }
 
@@ -99,7 +100,7 @@ serveCommands({
       const out: PollMeasurement[] = [];
       for (let i = 0; i < args.repeat; i++) {
         out.push(await measure(() => p.poll()));
-        assertPolled(p.store);
+        assertPolled(p);
         await p.store.resources.prepared?.gzip; // background compression, not part of the poll
       }
       return out;
@@ -128,12 +129,12 @@ serveCommands({
     if (!target) throw new Error('no target');
     let best = { cpuMs: Number.POSITIVE_INFINITY, wallMs: Number.POSITIVE_INFINITY, servers: 0 };
     for (let i = 0; i < args.repeat; i++) {
-      const store = new SnapshotStore(config.targets, { maxStalenessMs: config.poll.maxStalenessMs, withInfo: true });
+      const store = new SnapshotStore({ withInfo: true });
       const run = await measure(async () => {
         const builder = new TargetSeriesBuilder(target, true);
         for (const body of bodies) builder.add(validateListEncodeServersResponse(JSON.parse(body.toString('utf8')), undefined).encode_servers);
         const series = builder.finish();
-        store.apply(new Map([[targetKey(target), { kind: 'ok', series, durationSeconds: 0, pages: bodies.length, duplicates: 0 }]]), Date.now());
+        store.publish([series], true);
         best.servers = series.count;
       });
       if (run.cpuMs < best.cpuMs) best = { ...best, cpuMs: run.cpuMs, wallMs: run.wallMs };
@@ -152,7 +153,7 @@ serveCommands({
     });
     if (!started) throw new Error('exporter did not start');
     exporter = started;
-    assertPolled(exporter.store);
+    assertPolled(exporter);
     const res = await request(`${exporter.url}/metrics`);
     const bodyBytes = (await res.body.arrayBuffer()).byteLength;
     return { url: exporter.url, firstPoll, bodyBytes };
@@ -163,7 +164,7 @@ serveCommands({
     const e = exporter;
     if (!e) throw new Error('serve first');
     const m = await measure(() => e.poll());
-    assertPolled(e.store);
+    assertPolled(e);
     return m;
   },
 
@@ -184,7 +185,7 @@ serveCommands({
       await new Promise((r) => setTimeout(r, args.seconds * 1000));
     }
     h.disable();
-    assertPolled(e.store);
+    assertPolled(e);
     return { delay: delayOf(h), polls };
   },
 

@@ -3,7 +3,7 @@ import { type ClientObserver, CphClient } from './cph/client.js';
 import { KeyRing } from './credentials/accounts.js';
 import type { CredentialProvider } from './credentials/provider.js';
 import type { Logger } from './log/logger.js';
-import { SelfMetrics } from './metrics/self.js';
+import { SelfMetrics, type TargetHealth } from './metrics/self.js';
 import { Poller } from './poller/poll.js';
 import { routeCronLogs, type Schedule, startSchedule } from './poller/schedule.js';
 import { SnapshotStore } from './poller/store.js';
@@ -37,6 +37,8 @@ export interface RunningExporter {
   server: RunningServer;
   store: SnapshotStore;
   metrics: SelfMetrics;
+  /** Every polled target's health, as the gauges show it. */
+  health(): TargetHealth[];
   /** Runs one poll now (or joins the running one). */
   poll(): Promise<void>;
   /** The first poll, started at start-up. */
@@ -70,7 +72,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
       ...(options.shard ? { shard: { ...options.shard, targets: config.targets.length } } : {}),
     },
   );
-  const store = new SnapshotStore(config.targets, { maxStalenessMs: config.poll.maxStalenessMs, withInfo: config.metrics.encodeServerInfo });
+  const store = new SnapshotStore({ withInfo: config.metrics.encodeServerInfo });
   const client = createClient(config, metrics.observer);
   const accounts =
     options.accounts ??
@@ -112,6 +114,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     server,
     store,
     metrics,
+    health: () => poller.health(),
     poll: () => poller.poll(),
     firstPoll,
     stop: () => {

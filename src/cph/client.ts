@@ -48,6 +48,23 @@ export interface TargetRef {
   projectId: string;
 }
 
+/** What one HTTP attempt got: its status, with the API's own error code and message when it sent one. */
+export interface AttemptAnswer {
+  status: number;
+  apiErrorCode?: string | undefined;
+  apiErrorMessage?: string | undefined;
+}
+
+/**
+ * Decides when each HTTP attempt of a call may be sent (the poller's per-key policy). `enter` is
+ * awaited before every attempt, retries included, and may reject to refuse it (the key is held);
+ * the function it resolves to is called exactly once with the attempt's answer, or undefined when
+ * none came (network error, timeout, abort, or the attempt was never sent).
+ */
+export interface AttemptGate {
+  enter(signal?: AbortSignal): Promise<(answer: AttemptAnswer | undefined) => void>;
+}
+
 export interface CallOptions {
   credentials: () => Credentials | Promise<Credentials>;
   /**
@@ -56,12 +73,7 @@ export interface CallOptions {
    */
   key?: string | undefined;
   signal?: AbortSignal | undefined;
-  /**
-   * Told the outcome of every HTTP attempt as soon as it is known: the status of a response,
-   * or undefined when none came (network error, timeout, abort). The poller's auth gate needs
-   * the first answer, not the end of the retry loop.
-   */
-  onAttempt?: ((status: number | undefined) => void) | undefined;
+  gate?: AttemptGate | undefined;
 }
 
 export interface PageResult<R = ListEncodeServersResponse> {
@@ -208,6 +220,25 @@ export class CphClient {
     if (this.closed) throw new CphApiError('CPH_ABORTED', 'client closed');
     // A call queued behind others may have been aborted meanwhile: then nothing is sent or counted.
     if (call.signal?.aborted) throw abortError(call.signal, call.signal.reason);
+    const answered = call.gate ? await call.gate.enter(call.signal) : undefined;
+    let answer: AttemptAnswer | undefined;
+    try {
+      return await this.send(url, projectId, operation, call, (a) => {
+        answer = a;
+      });
+    } finally {
+      answered?.(answer);
+    }
+  }
+
+  /** One attempt once the gate let it through: token bucket, signing, the request, its answer. */
+  private async send(
+    url: URL,
+    projectId: string | undefined,
+    operation: string,
+    call: CallOptions,
+    onAnswer: (answer: AttemptAnswer) => void,
+  ): Promise<{ json: unknown; requestId: string | undefined }> {
     await this.bucketFor(url.origin, call.key).take(call.signal).catch((reason: unknown) => {
       throw abortError(call.signal, reason);
     });
@@ -229,7 +260,6 @@ export class CphClient {
     const started = performance.now();
     let code = 'network';
     let cancelled: 'not_needed' | 'abandoned' | undefined;
-    let status: number | undefined;
     try {
       const res = await this.poolFor(url.origin).request({
         method: 'GET',
@@ -237,8 +267,10 @@ export class CphClient {
         headers,
         signal: attemptController.signal,
       });
-      status = res.statusCode;
       code = String(res.statusCode);
+      // The status is the answer (a 2xx proves the signature whatever the body turns out to be);
+      // an error body read below adds the API's error code and message.
+      onAnswer({ status: res.statusCode });
       const requestId = headerValue(res.headers['x-request-id']);
       const text = await readBounded(res.body, this.options.maxResponseBytes, requestId);
       if (res.statusCode >= 200 && res.statusCode < 300) {
@@ -262,7 +294,9 @@ export class CphClient {
       }
       // A gateway could echo request headers in its message; never let the secret or token through.
       const secrets = [credentials.secretKey, credentials.securityToken, headers['Authorization']?.split('Signature=')[1]];
-      throw this.httpError(operation, res.statusCode, scrub(text, secrets), requestId, headerValue(res.headers['retry-after']));
+      const error = this.httpError(operation, res.statusCode, scrub(text, secrets), requestId, headerValue(res.headers['retry-after']));
+      onAnswer({ status: res.statusCode, apiErrorCode: error.apiErrorCode, apiErrorMessage: error.apiErrorMessage });
+      throw error;
     } catch (err) {
       const mapped = toCphError(err, attemptController.signal, call.signal);
       // Aborted by the caller (deadline, shutdown, a sibling page that failed or ended the listing),
@@ -281,7 +315,6 @@ export class CphClient {
       call.signal?.removeEventListener('abort', onOuterAbort);
       if (cancelled) this.options.observer?.cancelled?.(operation, cancelled);
       else this.options.observer?.request(operation, code, (performance.now() - started) / 1000);
-      call.onAttempt?.(status);
     }
   }
 

@@ -175,3 +175,14 @@ export function parseApiErrorBody(body: unknown): { code?: string; message?: str
   }
   return {};
 }
+
+/**
+ * Whether a 401 body says the key itself is bad, not this project or region (NOTES.md §5): the
+ * `APIGW.0301` (or `APIG.0301`) variants for a failed signature, an unknown AK and a locked AK.
+ * Others, such as `APIG.0307` "The token must be updated" (a token used against another region),
+ * concern the request's target.
+ */
+export function isKeyRejection(apiErrorCode: string | undefined, apiErrorMessage: string | undefined): boolean {
+  if (apiErrorCode === undefined || !/^APIG(W)?\.0301$/.test(apiErrorCode)) return false;
+  return /signature|ak not exist|secret ?key|access failed to reach the limit|locked/i.test(apiErrorMessage ?? '');
+}

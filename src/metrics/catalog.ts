@@ -70,7 +70,7 @@ export type ResourceFamilyKey = keyof typeof RESOURCE_FAMILIES;
 export const HEALTH_FAMILIES = {
   up: {
     name: 'cph_up',
-    help: 'Whether the last poll of the project and region completed (1) or failed (0).',
+    help: 'Whether the last poll of the project and region completed (1), or failed or was held back by an authentication back-off (0).',
     labelNames: ['project_id', 'region'],
   },
   pollDuration: {
@@ -95,7 +95,7 @@ export const HEALTH_FAMILIES = {
   },
   authBackoff: {
     name: 'cph_target_auth_backoff_seconds',
-    help: 'Seconds until a project and region in back-off after an authentication failure is polled again; 0 when not backing off.',
+    help: 'Seconds until a project and region in authentication back-off (refused itself, or held because its key is blocked) is polled again; 0 when not backing off.',
     labelNames: ['project_id', 'region'],
   },
   apiRequests: {

@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { Config, Target } from '../config/load.js';
-import type { PageResult, TargetRef, CallOptions } from '../cph/client.js';
+import type { AttemptGate, CallOptions, PageResult, TargetRef } from '../cph/client.js';
 import { CphApiError, FAILURE_REASONS, failureReasonOf, isCphApiError } from '../cph/errors.js';
 import { listConsistently, listPages } from '../cph/paging.js';
 import type { Credentials, EncodeServer, ListEncodeServersQuery } from '../cph/types.js';
@@ -9,14 +9,18 @@ import { DEFAULT_KEY, describeKey, type KeyName, keyOf } from '../credentials/ke
 import type { CredentialProvider } from '../credentials/provider.js';
 import type { Logger } from '../log/logger.js';
 import { TargetSeriesBuilder } from '../metrics/convert.js';
-import type { SelfMetrics } from '../metrics/self.js';
-import { AuthGate } from './auth-gate.js';
-import { type SnapshotStore, type TargetOutcome, targetKey } from './store.js';
+import type { SelfMetrics, TargetHealth } from '../metrics/self.js';
+import { KeyHeldError, KeyPolicy, PROBE_PRIORITY } from './key-policy.js';
+import type { SnapshotStore } from './store.js';
+import { TargetState } from './target-state.js';
 
 /** The part of the API client the poller uses (a fake can stand in for it in tests). */
 export interface EncodeServerLister {
   listEncodeServers(target: TargetRef, query: ListEncodeServersQuery, call: CallOptions): Promise<PageResult>;
 }
+
+/** What a poll did to one target, applied when the poll publishes (all targets in one step, at one time). */
+type Transition = (state: TargetState, nowMs: number) => void;
 
 export interface PollerDeps {
   config: Pick<Config, 'poll' | 'metrics'> & { targets: readonly Target[] };
@@ -33,20 +37,26 @@ export interface PollerDeps {
 
 /**
  * One poll = every target listed once, all API calls of the poll bounded by one p-limit,
- * under one deadline. Never two polls at once. Outcomes are applied to the store in one step.
+ * under one deadline. Never two polls at once. Each target has one state (`TargetState`: ok,
+ * failing, backing off, held by its key) and each key one policy (`KeyPolicy`: may it send now?);
+ * the poll ends with one transition per target, and the listings and health gauges are
+ * published in one synchronous step.
  */
 export class Poller {
   private running: Promise<void> | undefined;
   private readonly shutdown = new AbortController();
-  /** One gate per key: one account's refused key never holds back another account's targets. */
-  private readonly gates = new Map<KeyName, AuthGate>();
   private readonly now: () => number;
-  /** Pages of each target's last complete listing: how far the next listing looks ahead. */
-  private readonly lastPages = new Map<string, number>();
+  private readonly states: TargetState[];
+  /** One policy per key: one account's refused key never holds back another account's targets. */
+  private readonly policies = new Map<KeyName, KeyPolicy>();
 
   constructor(private readonly deps: PollerDeps) {
     this.now = deps.now ?? Date.now;
-    for (const t of deps.config.targets) deps.metrics.declareTarget(t.projectId, t.region, FAILURE_REASONS);
+    this.states = deps.config.targets.map((t) => new TargetState(t, keyOf(t)));
+    for (const s of this.states) {
+      if (!this.policies.has(s.key)) this.policies.set(s.key, new KeyPolicy(s.key, deps.config.poll.authFailureBackoffMs, this.now));
+      deps.metrics.declareTarget(s.target.projectId, s.target.region, FAILURE_REASONS);
+    }
   }
 
   /** Runs a poll, or skips it (and says so) when the previous one is still running. */
@@ -69,6 +79,11 @@ export class Poller {
     await this.running;
   }
 
+  /** Health of every target polled at least once, as the gauges show it. */
+  health(): TargetHealth[] {
+    return this.states.flatMap((s) => s.health() ?? []);
+  }
+
   private async runPoll(): Promise<void> {
     const { poll } = this.deps.config;
     const deadline = new AbortController();
@@ -78,41 +93,38 @@ export class Poller {
     setMaxListeners(0, signal);
     const started = performance.now();
     try {
+      const credentials = await this.beginPoll();
       const limit = pLimit(poll.concurrency);
-      const outcomes = new Map<string, TargetOutcome | 'held'>();
-      const byKey = new Map<KeyName, Target[]>();
-      for (const target of this.deps.config.targets) {
-        const key = keyOf(target);
-        byKey.set(key, [...(byKey.get(key) ?? []), target]);
-      }
-      await Promise.all(
-        [...byKey].map(async ([key, targets]) => {
-          let credentials: Credentials;
-          try {
-            credentials = await this.providerOf(key).get();
-          } catch (err) {
-            // A secret file rotated to something unusable, metadata keys out of reach: this key's targets fail, visibly.
-            const message = (err as Error).message;
-            this.deps.log.error({ err: message, account: key === DEFAULT_KEY ? undefined : key }, `no usable credentials for ${describeKey(key)}; its targets are not polled`);
-            for (const t of targets) outcomes.set(targetKey(t), { kind: 'failed', reason: 'auth', message, durationSeconds: 0 });
-            return;
-          }
-          const gate = this.gateOf(key);
-          // A rotated key may be accepted where the old one was refused (401, or 403 for a project): try again now.
-          if (gate.beginPoll(credentials)) this.deps.store.liftAuthBackoffs(targets);
-          await Promise.all(
-            targets.map(async (target) => {
-              outcomes.set(targetKey(target), await this.pollTarget(target, credentials, gate, limit, signal));
-            }),
-          );
-        }),
-      );
+      // Targets that succeeded last time first: their requests get the key's probe, and p-limit's queue is FIFO.
+      const order = [...this.states].sort((a, b) => Number(b.succeededLastTime) - Number(a.succeededLastTime));
+      const transitions = await Promise.all(order.map((state) => this.pollTarget(state, credentials.get(state.key) as Credentials | Error, limit, signal)));
       if (this.shutdown.signal.aborted) return; // nobody will read it; don't publish a poll cut short by shutdown
-      this.publish(outcomes);
+      this.publish(order, transitions);
       this.deps.log.debug({ seconds: (performance.now() - started) / 1000 }, 'poll finished');
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Each key's credentials for this poll (or why there are none); a rotated key lifts its targets' back-offs. */
+  private async beginPoll(): Promise<Map<KeyName, Credentials | Error>> {
+    const out = new Map<KeyName, Credentials | Error>();
+    await Promise.all(
+      [...this.policies].map(async ([key, policy]) => {
+        try {
+          const credentials = await this.providerOf(key).get();
+          // A rotated key may be accepted where the old one was refused (401, or 403 for a project): try again now.
+          if (policy.beginPoll(credentials)) for (const s of this.states) if (s.key === key) s.liftBackoff();
+          out.set(key, credentials);
+        } catch (err) {
+          // A secret file rotated to something unusable, metadata keys out of reach: this key's targets fail, visibly.
+          const error = err instanceof Error ? err : new Error(String(err));
+          this.deps.log.error({ err: error.message, account: key === DEFAULT_KEY ? undefined : key }, `no usable credentials for ${describeKey(key)}; its targets are not polled`);
+          out.set(key, error);
+        }
+      }),
+    );
+    return out;
   }
 
   private providerOf(key: KeyName): CredentialProvider {
@@ -121,97 +133,100 @@ export class Poller {
     return this.deps.accounts.provider(key);
   }
 
-  private gateOf(key: KeyName): AuthGate {
-    let gate = this.gates.get(key);
-    if (!gate) this.gates.set(key, (gate = new AuthGate(this.deps.config.poll.authFailureBackoffMs, this.now)));
-    return gate;
-  }
+  /**
+   * Lists one target (or finds that it must wait); never throws. Returns the target's transition,
+   * applied with every other target's in the poll's one publishing step.
+   */
+  private async pollTarget(state: TargetState, credentials: Credentials | Error, limit: ReturnType<typeof pLimit>, signal: AbortSignal): Promise<Transition> {
+    const { target } = state;
+    if (credentials instanceof Error) {
+      this.deps.metrics.countFailure(target.projectId, target.region, 'auth');
+      return (s, now) => s.failed(now, 'auth', credentials.message, 0);
+    }
+    const policy = this.policies.get(state.key) as KeyPolicy;
+    const keyBlockedUntil = policy.blockedUntil();
+    if (keyBlockedUntil > 0) {
+      const message = new KeyHeldError(state.key, keyBlockedUntil).message;
+      return (s) => s.held('auth', message, keyBlockedUntil);
+    }
+    if (state.backoffUntil(this.now()) > 0) return () => undefined; // refused for itself: its phase already says so, until when
 
-  private async pollTarget(
-    target: Target,
-    credentials: Credentials,
-    gate: AuthGate,
-    limit: ReturnType<typeof pLimit>,
-    signal: AbortSignal,
-  ): Promise<TargetOutcome | 'held'> {
-    const now = this.now();
-    if (gate.backoffUntil() > 0 || (this.deps.store.authBackoffUntil(target) ?? 0) > now) return 'held';
     const started = performance.now();
     const ref: TargetRef = { endpoint: target.endpoint, projectId: target.projectId };
-    const { poll, metrics } = this.deps.config;
+    const gate = policy.gateFor(state.succeededLastTime ? PROBE_PRIORITY.succeededLastTime : PROBE_PRIORITY.other);
+    const horizon = state.listing('encode_servers');
     try {
-      // Pages are converted as they arrive, in listing order; on failure (or a shift) the builder is dropped.
-      let builder!: TargetSeriesBuilder;
-      const listing = await listConsistently(
-        () => {
-          builder = new TargetSeriesBuilder(target, metrics.encodeServerInfo);
-          return listPages<EncodeServer>(
-            (offset, pageSize, pageSignal) =>
-              gate.run(credentials, (observe) =>
-                limit(async () => {
-                  gate.assertOpen(); // it may have closed while this request waited for a slot
-                  const page = await this.deps.client.listEncodeServers(
-                    ref,
-                    { offset, limit: pageSize },
-                    { signal: pageSignal, credentials: () => credentials, onAttempt: observe, key: keyOf(target) },
-                  );
-                  return page.response.encode_servers;
-                }),
-              ),
-            (s) => s.encode_server_id,
-            {
-              pageSize: poll.pageSize,
-              maxPages: poll.maxPages,
-              window: poll.concurrency,
-              firstPageAlone: true,
-              expectedPages: this.lastPages.get(targetKey(target)),
-              signal,
-            },
-            (items) => builder.add(items),
-          );
-        },
-        (shift) => this.deps.log.info({ project_id: target.projectId, region: target.region, err: shift.message }, 'listing shifted under changes; listing the target again'),
-      );
+      const { series, listing } = await this.listEncodeServers(state, ref, credentials, gate, horizon.horizonPages, limit, signal);
+      horizon.horizonPages = listing.pages;
       if (listing.duplicates > 0) {
         this.deps.log.info({ project_id: target.projectId, region: target.region, duplicates: listing.duplicates }, 'listing returned records twice; duplicates dropped');
       }
-      this.lastPages.set(targetKey(target), listing.pages);
-      const series = builder.finish();
       this.deps.log.debug({ project_id: target.projectId, region: target.region, encode_servers: series.count, pages: listing.pages }, 'target listed');
-      return { kind: 'ok', series, durationSeconds: (performance.now() - started) / 1000, pages: listing.pages, duplicates: listing.duplicates };
+      const seconds = (performance.now() - started) / 1000;
+      return (s, now) => s.succeeded(now, series, seconds);
     } catch (err) {
+      const seconds = (performance.now() - started) / 1000;
+      if (err instanceof KeyHeldError) {
+        // Another target's answer blocked the key while this one was listing: nothing more was sent.
+        return (s) => s.held('auth', err.message, err.untilMs);
+      }
       const reason = failureReasonOf(err);
-      let authBackoffUntilMs: number | undefined;
-      if (reason === 'auth') {
-        // 401 is about the key (the gate holds every target back); 403 is about this project.
-        authBackoffUntilMs = gate.backoffUntil() || this.now() + poll.authFailureBackoffMs;
-      }
-      const fields = isCphApiError(err) ? err.toLogFields() : { err: String(err) };
+      const message = err instanceof Error ? err.message : String(err);
+      // Refused for itself (401 the key survived, or 403 for this project): not tried again before the back-off.
+      const backoffMs = isCphApiError(err) && (err.status === 401 || err.status === 403) ? this.deps.config.poll.authFailureBackoffMs : undefined;
+      this.deps.metrics.countFailure(target.projectId, target.region, reason);
       if (!this.shutdown.signal.aborted) {
-        this.deps.log.warn({ project_id: target.projectId, region: target.region, reason, ...fields }, 'poll of target failed; keeping its last complete listing');
+        const fields = isCphApiError(err) ? err.toLogFields() : { err: String(err) };
+        const kept = state.lastSuccessMs === undefined ? 'no listing yet' : state.series ? 'keeping its last complete listing' : 'its last listing is stale and no longer shown';
+        this.deps.log.warn({ project_id: target.projectId, region: target.region, reason, ...fields }, `poll of target failed; ${kept}`);
       }
-      return {
-        kind: 'failed',
-        reason,
-        message: err instanceof Error ? err.message : String(err),
-        durationSeconds: (performance.now() - started) / 1000,
-        authBackoffUntilMs,
-      };
+      return (s, now) => s.failed(now, reason, message, seconds, backoffMs);
     }
   }
 
-  /** One synchronous step: counters, store, health gauges. A scrape sees all of it or none of it. */
-  private publish(outcomes: ReadonlyMap<string, TargetOutcome | 'held'>): void {
-    const applied = new Map<string, TargetOutcome>();
-    for (const [key, outcome] of outcomes) {
-      if (outcome === 'held') continue;
-      applied.set(key, outcome);
-      if (outcome.kind === 'failed') {
-        const [projectId, region] = key.split('/') as [string, string];
-        this.deps.metrics.countFailure(projectId, region, outcome.reason);
-      }
-    }
-    this.deps.store.apply(applied, this.now());
-    this.deps.metrics.publishHealth(this.deps.store.health());
+  /** The encode-server listing of one target, listed again once if it shifted; converted as pages arrive. */
+  private async listEncodeServers(
+    state: TargetState,
+    ref: TargetRef,
+    credentials: Credentials,
+    gate: AttemptGate,
+    expectedPages: number | undefined,
+    limit: ReturnType<typeof pLimit>,
+    signal: AbortSignal,
+  ) {
+    const { poll, metrics } = this.deps.config;
+    const { target } = state;
+    let builder!: TargetSeriesBuilder;
+    const listing = await listConsistently(
+      () => {
+        // A fresh builder per attempt: what a shifted attempt consumed is a mix and is dropped.
+        builder = new TargetSeriesBuilder(target, metrics.encodeServerInfo);
+        return listPages<EncodeServer>(
+          (offset, pageSize, pageSignal) =>
+            limit(async () => {
+              const page = await this.deps.client.listEncodeServers(ref, { offset, limit: pageSize }, { signal: pageSignal, credentials: () => credentials, gate, key: state.key });
+              return page.response.encode_servers;
+            }),
+          (s) => s.encode_server_id,
+          { pageSize: poll.pageSize, maxPages: poll.maxPages, window: poll.concurrency, firstPageAlone: true, expectedPages, signal },
+          (items) => builder.add(items),
+        );
+      },
+      (shift) => this.deps.log.info({ project_id: target.projectId, region: target.region, err: shift.message }, 'listing shifted under changes; listing the target again'),
+    );
+    return { series: builder.finish(), listing };
+  }
+
+  /** One synchronous step: every target's transition, staleness, store, health gauges. A scrape sees all of it or none of it. */
+  private publish(states: readonly TargetState[], transitions: readonly Transition[]): void {
+    const now = this.now();
+    const { maxStalenessMs } = this.deps.config.poll;
+    states.forEach((s, i) => transitions[i]?.(s, now));
+    for (const s of this.states) s.expireStale(now, maxStalenessMs);
+    this.deps.store.publish(
+      this.states.flatMap((s) => s.series ?? []),
+      this.states.every((s) => s.phase.kind !== 'new'),
+    );
+    this.deps.metrics.publishHealth(this.health());
   }
 }

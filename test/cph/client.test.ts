@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PHONE_SERVERS_API, PHONES_API } from '../../src/cph/apis.js';
-import { CphClient, type ClientOptions, parseRetryAfter } from '../../src/cph/client.js';
+import { type AttemptGate, CphClient, type ClientOptions, parseRetryAfter } from '../../src/cph/client.js';
 import { CphApiError, notNeeded } from '../../src/cph/errors.js';
 import { verifySignature } from '../../src/simulator/gateway/verify.js';
 import type { Credentials } from '../../src/cph/types.js';
@@ -272,7 +272,7 @@ describe('CphClient', () => {
     const controller = new AbortController();
     const attempts: Array<number | undefined> = [];
     const c = newClient({ requestTimeoutMs: 5000 });
-    const listing = failure(c.listEncodeServers({ endpoint: base, projectId: PROJECT }, {}, { credentials: () => CREDS, signal: controller.signal, onAttempt: (s) => attempts.push(s) }));
+    const listing = failure(c.listEncodeServers({ endpoint: base, projectId: PROJECT }, {}, { credentials: () => CREDS, signal: controller.signal, gate: recordingGate(attempts) }));
     await until(() => received.length === 1); // the request is on the wire
     controller.abort(new CphApiError('CPH_SERVER', 'a sibling page failed', { status: 500 }));
     await listing;
@@ -300,12 +300,23 @@ describe('CphClient', () => {
     expect(events).toEqual(['request:timeout']);
   });
 
-  it('tells onAttempt the status of every attempt as it happens', async () => {
+  it('passes every attempt, retries included, through the gate, and tells it each answer with the API error code', async () => {
     replies = [{ status: 503, body: '{}' }];
     const attempts: Array<number | undefined> = [];
     const c = newClient();
-    await c.listEncodeServers({ endpoint: base, projectId: PROJECT }, {}, { credentials: () => CREDS, onAttempt: (s) => attempts.push(s) });
+    await c.listEncodeServers({ endpoint: base, projectId: PROJECT }, {}, { credentials: () => CREDS, gate: recordingGate(attempts) });
     expect(attempts).toEqual([503, 200]);
+    replies = [{ status: 401, body: JSON.stringify({ error_code: 'APIGW.0301', error_msg: 'verify aksk signature fail' }) }];
+    const answers: unknown[] = [];
+    await failure(c.listEncodeServers({ endpoint: base, projectId: PROJECT }, {}, { credentials: () => CREDS, gate: { enter: async () => (a) => answers.push(a) } }));
+    expect(answers).toEqual([{ status: 401, apiErrorCode: 'APIGW.0301', apiErrorMessage: 'verify aksk signature fail' }]);
+  });
+
+  it('sends nothing when the gate refuses the attempt', async () => {
+    const refused = new CphApiError('CPH_AUTH', 'held', { status: 401 });
+    const err = await failure(newClient().listEncodeServers({ endpoint: base, projectId: PROJECT }, {}, { credentials: () => CREDS, gate: { enter: () => Promise.reject(refused) } }));
+    expect(err).toBe(refused);
+    expect(received).toHaveLength(0);
   });
 
   it('never puts the secret key in an error', async () => {
@@ -314,6 +325,11 @@ describe('CphClient', () => {
     expect(JSON.stringify({ ...err, message: err.message, log: err.toLogFields() })).not.toContain(CREDS.secretKey);
   });
 });
+
+/** A gate that lets every attempt through and records each answer's status. */
+function recordingGate(statuses: Array<number | undefined>): AttemptGate {
+  return { enter: async () => (answer) => statuses.push(answer?.status) };
+}
 
 describe('CphClient.list (the counted APIs)', () => {
   it('ListCloudPhones: its own path, the query as given, the validated page, and its operation in the metrics', async () => {

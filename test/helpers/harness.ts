@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { Credentials } from '../../src/cph/types.js';
 import { type RunningExporter, startExporter } from '../../src/exporter.js';
@@ -60,4 +61,16 @@ export function tempFile(name: string, content: string): string {
   const file = join(dir, name);
   writeFileSync(file, content);
   return file;
+}
+
+/** A simulator and an exporter per test, both stopped after each test (assign them in the test). */
+export function perTestRig(): { sim?: Simulator | undefined; exporter?: RunningExporter | undefined } {
+  const rig: { sim?: Simulator | undefined; exporter?: RunningExporter | undefined } = {};
+  afterEach(async () => {
+    await rig.exporter?.stop();
+    await rig.sim?.close();
+    rig.exporter = undefined;
+    rig.sim = undefined;
+  });
+  return rig;
 }

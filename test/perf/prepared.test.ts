@@ -2,7 +2,7 @@ import http from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertTarget } from '../../src/metrics/convert.js';
+import { convertTarget, type TargetSeries } from '../../src/metrics/convert.js';
 import { toOpenMetrics } from '../../src/metrics/openmetrics.js';
 import { closeGzip, prepareExposition } from '../../src/metrics/prepared.js';
 import { SelfMetrics } from '../../src/metrics/self.js';
@@ -40,17 +40,18 @@ describe('/metrics from a prepared publication', () => {
   let server: RunningServer;
   let store: SnapshotStore;
   let metrics: SelfMetrics;
+  let series: TargetSeries;
   const target = { projectId: 'p1', region: 'cn-north-4', endpoint: 'http://127.0.0.1:1' };
 
   beforeAll(async () => {
     metrics = new SelfMetrics({ version: '1.2.3', revision: 'abc' }, { processMetrics: false });
-    store = new SnapshotStore([target], { maxStalenessMs: 60_000, withInfo: true });
+    store = new SnapshotStore({ withInfo: true });
     const items = generateFleet({ seed: 5, encodeServers: 2500, cloudPhoneServers: 200 }).map((r, k) =>
       k % 7 === 0 ? { ...r, encode_server_name: WEIRD_NAMES[k % WEIRD_NAMES.length] as string } : r,
     );
-    const outcome = { kind: 'ok' as const, series: convertTarget(target, items), durationSeconds: 1, pages: 25, duplicates: 0 };
-    store.apply(new Map([['p1/cn-north-4', outcome]]), Date.now());
-    metrics.publishHealth(store.health());
+    series = convertTarget(target, items);
+    store.publish([series], true);
+    metrics.publishHealth([{ projectId: 'p1', region: 'cn-north-4', up: true, lastDurationSeconds: 1, lastSuccessMs: Date.now() }]);
     server = await listen(createApp({ store, metrics, version: '1.2.3' }), { host: '127.0.0.1', port: 0 });
   });
   afterAll(async () => {
@@ -96,9 +97,8 @@ describe('/metrics from a prepared publication', () => {
   it('never sends self metrics rendered for another publication, however close the scrapes', async () => {
     const before = (await get({ 'Accept-Encoding': 'gzip' })).body;
     expect(gunzipSync(before).toString('utf8')).toContain('\ncph_up{project_id="p1",region="cn-north-4"} 1\n');
-    const failed = { kind: 'failed' as const, reason: 'timeout' as const, message: 'deadline', durationSeconds: 2 };
-    store.apply(new Map([['p1/cn-north-4', failed]]), Date.now());
-    metrics.publishHealth(store.health());
+    store.publish([series], true); // a failed poll keeps the last complete listing
+    metrics.publishHealth([{ projectId: 'p1', region: 'cn-north-4', up: false, lastDurationSeconds: 2, errorReason: 'timeout' }]);
     for (const headers of [{}, { 'Accept-Encoding': 'gzip' }] as Record<string, string>[]) {
       const res = await get(headers);
       const text = (res.headers['content-encoding'] === 'gzip' ? gunzipSync(res.body) : res.body).toString('utf8');

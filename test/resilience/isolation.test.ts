@@ -38,12 +38,13 @@ describe('target isolation', () => {
     expect(sim.stats.project(B).requests).toBeGreaterThan(0);
   });
 
-  it('a 401 after the key was verified stops every other request with that key', async () => {
+  it('a 401 whose body says the key is bad (signature failure) stops every other request with that key, even once verified', async () => {
     const targets = Array.from({ length: 8 }, (_, i) => `f10000000000000000000000000000${String(i).padStart(2, '0')}`);
     sim = await startSimulator({ seed: 2, projects: Object.fromEntries(targets.map((p) => [p, { encodeServers: 50, cloudPhoneServers: 2 }])) });
     exporter = await startTestExporter(sim, targets.map((projectId) => ({ projectId })), { poll: { concurrency: 1, page_size: 20 } });
-    // The key goes bad in the middle of a poll: every target's first page passes, its second gets 401
-    // (as when a temporary token expires mid-poll). One request at a time makes the count exact.
+    // The key goes bad in the middle of a poll: every target's first page passes, its second gets
+    // 401 APIGW.0301 "verify aksk signature fail" (the key itself is bad: blocked at once, whatever
+    // answered before). One request at a time makes the count exact.
     sim.faults.set({ kind: 'bad-signature', offset: 19 }); // the second page (pages of 20 overlap by one)
     sim.resetStats();
     await exporter.poll();

@@ -1,0 +1,193 @@
+import { createHash } from 'node:crypto';
+import type { AttemptAnswer, AttemptGate } from '../cph/client.js';
+import { CphApiError, isKeyRejection } from '../cph/errors.js';
+import type { Credentials } from '../cph/types.js';
+import { describeKey, type KeyName } from '../credentials/keys.js';
+
+/** What one answer meant for the key. */
+export type KeyVerdict =
+  /** 2xx, 400, 403, 404: only an authenticated request gets these. */
+  | 'authenticated'
+  /** 429, 5xx, no answer: says nothing about the key. */
+  | 'inconclusive'
+  /** A 401 the key survives: the target backs off, the key sends on. */
+  | 'target-refused'
+  /** A 401 that blocked the key: its body said the key is bad, or it was the second in a row. */
+  | 'key-refused';
+
+/** Thrown instead of sending while the key is blocked: the target is held, nothing was sent. */
+export class KeyHeldError extends CphApiError {
+  constructor(
+    readonly key: KeyName,
+    readonly untilMs: number,
+  ) {
+    super('CPH_AUTH', `not sent: ${describeKey(key)} is held after failed authentications until ${new Date(untilMs).toISOString()}`, { status: 401 });
+  }
+}
+
+/** Priority of a request waiting for the probe: lower goes first. */
+export const PROBE_PRIORITY = { succeededLastTime: 0, other: 1 } as const;
+
+interface Waiter {
+  priority: number;
+  resolve(probe: boolean): void;
+  reject(err: unknown): void;
+  signal?: AbortSignal | undefined;
+  onAbort?: (() => void) | undefined;
+}
+
+/**
+ * Answers one question for one key: may it send now? It protects the key from the gateway's
+ * lockout (an AK is locked for 5 minutes, for every user of it, after 5 consecutive failed
+ * authentications, NOTES.md §5) and from nothing else: a target's own trouble is the target's.
+ *
+ * - It mirrors the gateway's counter: consecutive 401s of the key, across all its targets; any
+ *   authenticated answer (2xx, 400, 403, 404) from any target resets it.
+ * - It blocks the whole key when that run reaches 2, or at once when the 401's body says the key
+ *   itself is bad (`isKeyRejection`). The block lasts `backoffMs`, doubling per block in a row
+ *   (up to 8×) until an authenticated answer. Any other 401 is the target's business.
+ * - Until an authenticated answer in this poll, the key has at most one request out: the probe.
+ *   The others wait for its answer, however long it takes; an answer that proves nothing (429,
+ *   5xx, no answer) hands the probe to the next waiter, never the passing of time. Waiters of
+ *   targets that succeeded last time get the probe first.
+ */
+export class KeyPolicy {
+  /** Consecutive 401s, as the gateway counts them. */
+  private run = 0;
+  private blockedUntilMs = 0;
+  /** Blocks in a row without an authenticated answer between them. */
+  private blocks = 0;
+  /** An authenticated answer came since this poll began (and since the last block). */
+  private verified = false;
+  private probeOut = false;
+  private waiters: Waiter[] = [];
+  private dispatchScheduled = false;
+  private fingerprint: string | undefined;
+
+  constructor(
+    readonly id: KeyName,
+    private readonly backoffMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * A poll begins: the key must prove itself again (a key can be revoked between polls). Returns
+   * true when the credentials differ from the previous poll's (rotated): a block is lifted then, since
+   * the refusal was about the old key.
+   */
+  beginPoll(credentials: Credentials): boolean {
+    this.verified = false;
+    const current = fingerprintOf(credentials);
+    const rotated = this.fingerprint !== undefined && this.fingerprint !== current;
+    this.fingerprint = current;
+    if (rotated) {
+      this.blockedUntilMs = 0;
+      this.blocks = 0;
+      this.run = 0;
+    }
+    return rotated;
+  }
+
+  /** Unix ms until which the key sends nothing, or 0 when it may send. */
+  blockedUntil(): number {
+    return this.blockedUntilMs > this.now() ? this.blockedUntilMs : 0;
+  }
+
+  /** The gate one target's requests pass, each attempt (retries included) on its own. */
+  gateFor(priority: number): AttemptGate {
+    return {
+      enter: async (signal) => {
+        const probe = await this.enter(priority, signal);
+        let done = false;
+        return (answer) => {
+          if (done) return;
+          done = true;
+          this.answer(probe, answer);
+        };
+      },
+    };
+  }
+
+  /** Resolves to whether this attempt is the probe; rejects with KeyHeldError while the key is blocked. */
+  private enter(priority: number, signal?: AbortSignal): Promise<boolean> {
+    const until = this.blockedUntil();
+    if (until > 0) return Promise.reject(new KeyHeldError(this.id, until));
+    if (this.verified) return Promise.resolve(false);
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { priority, resolve, reject, signal };
+      if (signal) {
+        if (signal.aborted) return reject(signal.reason);
+        waiter.onAbort = () => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.waiters.push(waiter);
+      // Let every request that starts in this turn queue first, so that the best candidate probes.
+      if (!this.dispatchScheduled) {
+        this.dispatchScheduled = true;
+        setImmediate(() => {
+          this.dispatchScheduled = false;
+          this.dispatch();
+        });
+      }
+    });
+  }
+
+  /** Records an attempt's answer (undefined: none came); returns what it meant for the key. */
+  private answer(probe: boolean, answer: AttemptAnswer | undefined): KeyVerdict {
+    if (probe) this.probeOut = false;
+    const verdict = this.classify(answer);
+    if (verdict === 'authenticated') {
+      this.run = 0;
+      this.blocks = 0;
+      this.verified = true;
+    } else if (verdict === 'target-refused' || verdict === 'key-refused') {
+      this.run++;
+      if (verdict === 'key-refused' || this.run >= 2) {
+        this.blockedUntilMs = this.now() + this.backoffMs * 2 ** Math.min(this.blocks, 3);
+        this.blocks++;
+        this.verified = false;
+      }
+    }
+    this.dispatch();
+    return verdict;
+  }
+
+  private classify(answer: AttemptAnswer | undefined): KeyVerdict {
+    if (answer === undefined) return 'inconclusive';
+    const { status } = answer;
+    if ((status >= 200 && status < 300) || status === 400 || status === 403 || status === 404) return 'authenticated';
+    if (status === 401) return isKeyRejection(answer.apiErrorCode, answer.apiErrorMessage) || this.run + 1 >= 2 ? 'key-refused' : 'target-refused';
+    return 'inconclusive';
+  }
+
+  /** Lets waiters go as the key's state allows: all (verified), none (blocked, or a probe is out), or the next probe. */
+  private dispatch(): void {
+    const until = this.blockedUntil();
+    if (until > 0) {
+      for (const w of this.take(this.waiters.length)) w.reject(new KeyHeldError(this.id, until));
+    } else if (this.verified) {
+      for (const w of this.take(this.waiters.length)) w.resolve(false);
+    } else if (!this.probeOut && this.waiters.length > 0) {
+      this.probeOut = true;
+      const [next] = this.take(1);
+      next?.resolve(true);
+    }
+  }
+
+  /** Removes and returns the `n` first waiters by priority (stable: arrival order within a priority). */
+  private take(n: number): Waiter[] {
+    const order = this.waiters.map((w, i) => ({ w, i })).sort((a, b) => a.w.priority - b.w.priority || a.i - b.i);
+    const taken = order.slice(0, n).map((x) => x.w);
+    this.waiters = this.waiters.filter((w) => !taken.includes(w));
+    for (const w of taken) if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort);
+    return taken;
+  }
+}
+
+/** A one-way digest of the credentials, kept only in memory to notice a rotated key. */
+function fingerprintOf(c: Credentials): string {
+  return createHash('sha256').update(`${c.accessKey}\0${c.secretKey}\0${c.securityToken ?? ''}`).digest('hex');
+}
