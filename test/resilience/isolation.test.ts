@@ -2,11 +2,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningExporter } from '../../src/exporter.js';
 import type { Simulator } from '../../src/simulator/server.js';
 import { samplesOf } from '../helpers/exposition.js';
+import { FakeClock, startClockedExporter } from '../helpers/clocked-exporter.js';
 import { DEMO_CREDENTIALS, scrape, startSimulator, startTestExporter } from '../helpers/harness.js';
+import { scrapeValid } from '../helpers/validity.js';
 
 /*
- * One target's trouble stays that target's: the auth probe that opens every poll must not make the
- * other targets wait for a hung endpoint, and many targets must not trip Node's listener warning.
+ * One target's trouble stays that target's: a 401 for one project backs off that project only, the
+ * key's probe that opens every poll must not make the other targets wait for a hung endpoint, and
+ * many targets must not trip Node's listener warning. Failed authentications are counted at the
+ * simulator, whose lockout models the gateway's (5 consecutive failures, reset by a success).
  */
 
 const A = 'f0000000000000000000000000000001';
@@ -36,22 +40,6 @@ describe('target isolation', () => {
     expect(upOf(text, A)).toBe(0);
     expect(samplesOf(text, 'cph_poll_error').find((s) => s.labels['project_id'] === A)?.labels['reason']).toBe('timeout');
     expect(sim.stats.project(B).requests).toBeGreaterThan(0);
-  });
-
-  it('a 401 whose body says the key is bad (signature failure) stops every other request with that key, even once verified', async () => {
-    const targets = Array.from({ length: 8 }, (_, i) => `f10000000000000000000000000000${String(i).padStart(2, '0')}`);
-    sim = await startSimulator({ seed: 2, projects: Object.fromEntries(targets.map((p) => [p, { encodeServers: 50, cloudPhoneServers: 2 }])) });
-    exporter = await startTestExporter(sim, targets.map((projectId) => ({ projectId })), { poll: { concurrency: 1, page_size: 20 } });
-    // The key goes bad in the middle of a poll: every target's first page passes, its second gets
-    // 401 APIGW.0301 "verify aksk signature fail" (the key itself is bad: blocked at once, whatever
-    // answered before). One request at a time makes the count exact.
-    sim.faults.set({ kind: 'bad-signature', offset: 19 }); // the second page (pages of 20 overlap by one)
-    sim.resetStats();
-    await exporter.poll();
-    expect(sim.stats.authFailuresFor(DEMO_CREDENTIALS.accessKey)).toBe(1);
-    expect(sim.lockedUntil(DEMO_CREDENTIALS.accessKey)).toBeUndefined();
-    const text = await scrape(exporter.url);
-    for (const t of targets) expect(upOf(text, t)).toBe(0);
   });
 
   it('polls more than ten targets without a MaxListenersExceededWarning', async () => {
@@ -85,6 +73,100 @@ describe('target isolation', () => {
     // 150 servers = a full page and a short one: exactly 2 requests per target.
     expect(sim.stats.totalRequests).toBe(2 * targets.length);
     console.info(`30 targets x 150 servers: ${first} requests on the first poll, ${sim.stats.totalRequests} per poll once the listings are known`);
+  });
+});
+
+describe('a 401 for one project of a key', () => {
+  const [P, Q, R] = ['f4000000000000000000000000000001', 'f4000000000000000000000000000002', 'f4000000000000000000000000000003'];
+  const view = async (url: string) => {
+    const { text } = await scrapeValid(url);
+    const of = (name: string, projectId: string) => samplesOf(text, name).filter((s) => s.labels['project_id'] === projectId);
+    return {
+      up: (p: string) => of('cph_up', p)[0]?.value,
+      reasons: (p: string) => of('cph_poll_error', p).map((s) => s.labels['reason']),
+      backoff: (p: string) => of('cph_target_auth_backoff_seconds', p)[0]?.value,
+      ids: (p: string) => of('cph_encode_server_info', p).map((s) => s.labels['encode_server_id']).sort(),
+    };
+  };
+  const fleetIds = (p: string) => sim!.fleet(p).items.map((e) => e.encode_server_id).sort();
+  /**
+   * The start-up poll's look-ahead requests past the end of each listing are cancelled, but may still
+   * reach the simulator afterwards, where a fault set now would answer them: a poll that stays within
+   * the known listings lets them pass first.
+   */
+  const settled = (e: RunningExporter) => e.poll();
+
+  it.each(['token-must-be-updated', 'decrypt-token'])(
+    'three targets, one key, 401 (%s) on one: the others stay up and complete for 10 polls; at most one failed authentication per back-off window',
+    async (error) => {
+      sim = await startSimulator({ seed: 7, projects: Object.fromEntries([P, Q, R].map((p) => [p, { encodeServers: 25, cloudPhoneServers: 3 }])) });
+      const clock = new FakeClock();
+      // Pages of 10 with a window of 4: each listing is several requests, in flight together.
+      exporter = await startClockedExporter(sim, { targets: [P, Q, R].map((projectId) => ({ projectId })), raw: { poll: { page_size: 10, concurrency: 4 } }, clock });
+      await settled(exporter);
+      // R's project refuses the key: a wrong project id, or a token of another region (APIG.0307).
+      sim.faults.set({ kind: 'unauthorized', error, projectId: R });
+      const failedAt: number[] = [];
+      for (let poll = 1; poll <= 10; poll++) {
+        clock.advance(60_000);
+        const before = sim.stats.authFailuresFor(DEMO_CREDENTIALS.accessKey);
+        await exporter.poll();
+        if (sim.stats.authFailuresFor(DEMO_CREDENTIALS.accessKey) > before) failedAt.push(poll);
+        const v = await view(exporter.url);
+        for (const p of [P, Q]) {
+          expect(v.up(p), `poll ${poll}`).toBe(1);
+          expect(v.ids(p)).toEqual(fleetIds(p));
+        }
+        expect(v.up(R)).toBe(0);
+        expect(v.reasons(R)).toEqual(['auth']);
+        expect(v.backoff(R)).toBeGreaterThan(0);
+      }
+      // Back-off windows of R: 5 minutes from poll 1, then 10 minutes from poll 6 (polls are a minute apart).
+      expect(failedAt).toEqual([1, 6]);
+      const key = sim.stats.accessKey(DEMO_CREDENTIALS.accessKey);
+      expect(key.maxConsecutiveFailures).toBe(1); // the healthy targets' successes break every run
+      expect(key.lockouts).toBe(0);
+    },
+  );
+
+  it('a 401 saying the key itself is bad (signature failure) blocks the key at once: one failure per window, the others held', async () => {
+    sim = await startSimulator({ seed: 8, projects: Object.fromEntries([P, Q, R].map((p) => [p, { encodeServers: 25, cloudPhoneServers: 3 }])) });
+    const clock = new FakeClock();
+    exporter = await startClockedExporter(sim, { targets: [P, Q, R].map((projectId) => ({ projectId })), raw: { poll: { page_size: 10, concurrency: 4 } }, clock });
+    await settled(exporter);
+    sim.faults.set({ kind: 'unauthorized', error: 'signature', projectId: R });
+    const failures: number[] = [];
+    for (let poll = 1; poll <= 10; poll++) {
+      clock.advance(60_000);
+      const before = sim.stats.authFailuresFor(DEMO_CREDENTIALS.accessKey);
+      await exporter.poll();
+      failures.push(sim.stats.authFailuresFor(DEMO_CREDENTIALS.accessKey) - before);
+      const v = await view(exporter.url);
+      expect(v.up(R)).toBe(0);
+      // While the key is blocked its other targets are held, and say so; the polls that end a block
+      // (1, and 6 when the first block has run out) prove the key on them before R's 401 blocks it again.
+      if (poll !== 1 && poll !== 6) for (const p of [P, Q]) expect([v.up(p), v.reasons(p)], `poll ${poll}`).toEqual([0, ['auth']]);
+    }
+    // The key's windows: 5 minutes from poll 1, 10 from poll 6.
+    expect(failures).toEqual([1, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
+    expect(sim.stats.accessKey(DEMO_CREDENTIALS.accessKey).lockouts).toBe(0);
+  });
+
+  it('401s from two projects in a row block the key (the gateway counted two failures); never more than 2 in a row', async () => {
+    sim = await startSimulator({ seed: 9, projects: Object.fromEntries([P, Q, R].map((p) => [p, { encodeServers: 5, cloudPhoneServers: 1 }])) });
+    const clock = new FakeClock();
+    exporter = await startClockedExporter(sim, { targets: [P, Q, R].map((projectId) => ({ projectId })), clock });
+    await settled(exporter);
+    for (const p of [Q, R]) sim.faults.add({ kind: 'unauthorized', error: 'token-must-be-updated', projectId: p });
+    for (let poll = 1; poll <= 20; poll++) {
+      clock.advance(60_000);
+      await exporter.poll();
+    }
+    const key = sim.stats.accessKey(DEMO_CREDENTIALS.accessKey);
+    expect(key.maxConsecutiveFailures).toBeLessThanOrEqual(2);
+    expect(key.lockouts).toBe(0);
+    // Blocks of 5 and 10 minutes, each after a run of 2: at most 2 failures per window.
+    expect(key.authFailures).toBeLessThanOrEqual(2 * 3);
   });
 });
 
