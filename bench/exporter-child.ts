@@ -13,6 +13,9 @@ import { TargetSeriesBuilder } from '../src/metrics/convert.js';
 import { SelfMetrics, type TargetHealth } from '../src/metrics/self.js';
 import { Poller } from '../src/poller/poll.js';
 import { SnapshotStore } from '../src/poller/store.js';
+import { AccessPortsBuilder } from '../src/sd/access-ports.js';
+import { PreparedAccessPorts } from '../src/sd/prepared.js';
+import { DEFAULT_SD_QUERY } from '../src/sd/query.js';
 import { serveCommands } from './ipc.js';
 import { BENCH_CREDENTIALS, BENCH_PROJECT, benchConfig, type PollSettings } from './setup.js';
 
@@ -92,6 +95,20 @@ function delayOf(h: ReturnType<typeof monitorEventLoopDelay>): LoopDelay {
 
 let exporter: RunningExporter | undefined;
 
+/** The raw page bodies of the bench project's whole listing. */
+async function fetchPages(simUrl: string, pageSize: number): Promise<Buffer[]> {
+  const bodies: Buffer[] = [];
+  for (let offset = 0; ; offset += pageSize) {
+    const url = new URL(`/v1/${BENCH_PROJECT}/cloud-phone/encode-servers?offset=${offset}&limit=${pageSize}`, simUrl);
+    const res = await request(url, { headers: signRequest({ method: 'GET', url, headers: {} }, BENCH_CREDENTIALS) });
+    const body = Buffer.from(await res.body.arrayBuffer());
+    if (res.statusCode !== 200) throw new Error(`page at ${offset}: HTTP ${res.statusCode}`);
+    bodies.push(body);
+    if ((JSON.parse(body.toString('utf8')) as { encode_servers: unknown[] }).encode_servers.length < pageSize) break;
+  }
+  return bodies;
+}
+
 serveCommands({
   /** Scenario 1: polls with a fresh client and poller per configuration; `repeat` polls, each measured. */
   async pollOnly(args: { simUrl: string; settings: PollSettings; repeat: number }): Promise<PollMeasurement[]> {
@@ -115,15 +132,7 @@ serveCommands({
    * would. The fastest of `repeat` runs.
    */
   async parseConvertCost(args: { simUrl: string; pageSize: number; repeat: number }): Promise<{ cpuMs: number; wallMs: number; pages: number; servers: number }> {
-    const bodies: Buffer[] = [];
-    for (let offset = 0; ; offset += args.pageSize) {
-      const url = new URL(`/v1/${BENCH_PROJECT}/cloud-phone/encode-servers?offset=${offset}&limit=${args.pageSize}`, args.simUrl);
-      const res = await request(url, { headers: signRequest({ method: 'GET', url, headers: {} }, BENCH_CREDENTIALS) });
-      const body = Buffer.from(await res.body.arrayBuffer());
-      if (res.statusCode !== 200) throw new Error(`page at ${offset}: HTTP ${res.statusCode}`);
-      bodies.push(body);
-      if ((JSON.parse(body.toString('utf8')) as { encode_servers: unknown[] }).encode_servers.length < args.pageSize) break;
-    }
+    const bodies = await fetchPages(args.simUrl, args.pageSize);
     const config = benchConfig(args.simUrl);
     const target = config.targets[0];
     if (!target) throw new Error('no target');
@@ -141,6 +150,40 @@ serveCommands({
       await store.resources.prepared?.gzip;
     }
     return { ...best, pages: bodies.length };
+  },
+
+  /**
+   * SD scenario: what /sd/access-ports adds to a publication, without the network: collecting one listing's access
+   * ports (done during conversion, page by page) and the heap they hold, and rendering and compressing the default
+   * answer (in batches, compression off the event loop). The fastest of `repeat` runs of each.
+   */
+  async sdPrepareCost(args: { simUrl: string; pageSize: number; repeat: number }): Promise<{ servers: number; collectCpuMs: number; retainedMiB: number; gzip: PollMeasurement; gzipBytes: number }> {
+    const pages = (await fetchPages(args.simUrl, args.pageSize)).map((b) => validateListEncodeServersResponse(JSON.parse(b.toString('utf8')), undefined).encode_servers);
+    const target = benchConfig(args.simUrl).targets[0];
+    if (!target) throw new Error('no target');
+    let best = { collectCpuMs: Infinity, retainedMiB: 0, gzip: { wallMs: Infinity, cpuMs: Infinity, gcPauseMs: 0 }, gzipBytes: 0 };
+    for (let i = 0; i < args.repeat; i++) {
+      let ports = new AccessPortsBuilder(target).finish();
+      const collect = await measure(async () => {
+        const builder = new AccessPortsBuilder(target);
+        for (const page of pages) builder.add(page);
+        ports = builder.finish();
+      });
+      // What the collected ports hold: their Buffers and typed arrays (the strings of non-IPv4 hosts are few).
+      const bytes32 = ports.servers.byteLength + ports.buckets.reduce((n, b) => n + b.byteLength, 0);
+      const retainedMiB = (ports.serverChunks.reduce((n, c) => n + c.length, 0) + bytes32) / 1024 / 1024;
+      let bytes = 0;
+      const gzip = await measure(async () => {
+        bytes = (await new PreparedAccessPorts([ports]).answer(DEFAULT_SD_QUERY).gzip()).length;
+      });
+      best = {
+        collectCpuMs: Math.min(best.collectCpuMs, collect.cpuMs),
+        retainedMiB: Math.max(best.retainedMiB, retainedMiB),
+        gzip: gzip.wallMs < best.gzip.wallMs ? gzip : best.gzip,
+        gzipBytes: bytes,
+      };
+    }
+    return { servers: pages.reduce((n, p) => n + p.length, 0), ...best };
   },
 
   /** Scenarios 2 to 4: the whole exporter, serving /metrics once its first poll is done. */

@@ -39,7 +39,7 @@ export async function load(url: string, connections: number, seconds: number, he
     while (!stop.signal.aborted) {
       const started = performance.now();
       try {
-        const res = await pool.request({ method: 'GET', path: target.pathname, headers, signal: stop.signal });
+        const res = await pool.request({ method: 'GET', path: `${target.pathname}${target.search}`, headers, signal: stop.signal });
         let size = 0;
         for await (const chunk of res.body) size += (chunk as Buffer).length;
         if (res.statusCode !== 200) {

@@ -4,15 +4,18 @@
  * (and every child) if it ever takes longer than WATCHDOG_MS.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { goals, renderMarkdown, type Results, type RunInfo } from './report.js';
 import { memoryScenario, type Paths, pollScenario, scrapeAndImpactScenarios } from './scenarios.js';
+import { renderSdSection, sdScenario, spliceSdSection } from './sd-scenario.js';
 
-const WATCHDOG_MS = 290_000;
+const WATCHDOG_MS = 400_000;
+/** `npm run bench -- --only=sd`: only the HTTP service discovery scenario, replacing its section of BENCHMARKS.md. */
+const ONLY_SD = process.argv.includes('--only=sd');
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BUILD = join(ROOT, '.tmp', 'bench-build', 'bench');
 
@@ -50,12 +53,26 @@ async function main(): Promise<void> {
     bare: join(BUILD, 'bare-child.js'),
   };
 
+  if (ONLY_SD) {
+    log('5. HTTP service discovery (alone)');
+    const sd = await sdScenario(paths, log);
+    const file = join(ROOT, 'BENCHMARKS.md');
+    const section = renderSdSection(sd, { command: 'npm run bench -- --only=sd', date: new Date().toISOString(), revision: revision() });
+    writeFileSync(file, spliceSdSection(existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n', section));
+    process.stdout.write(`${section}\n`);
+    log('done; the SD section of BENCHMARKS.md written');
+    clearTimeout(watchdog);
+    return;
+  }
+
   log('1. poll against the latency bound');
   const poll = await pollScenario(paths, log);
   log('2 and 3. scrape cost, poll impact on scrapes');
   const { scrape, impact } = await scrapeAndImpactScenarios(paths, log);
   log('4. memory and scaling');
   const memory = await memoryScenario(paths, log);
+  log('5. HTTP service discovery');
+  const sd = await sdScenario(paths, log);
   const results: Results = { poll, scrape, impact, memory };
 
   const cpus = os.cpus();
@@ -71,7 +88,7 @@ async function main(): Promise<void> {
     loadAtEnd: os.loadavg(),
     seconds: (performance.now() - startedAt) / 1000,
   };
-  const markdown = renderMarkdown(results, info);
+  const markdown = `${renderMarkdown(results, info)}\n${renderSdSection(sd, { command: info.command, date: info.date, revision: info.revision })}`;
   writeFileSync(join(ROOT, 'BENCHMARKS.md'), markdown);
   writeFileSync(join(ROOT, '.tmp', 'bench-results.json'), `${JSON.stringify({ info, results }, null, 2)}\n`);
   process.stdout.write(`${markdown}\n`);

@@ -1,3 +1,6 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, toOpenMetrics } from '../metrics/openmetrics.js';
 import { closeGzip } from '../metrics/prepared.js';
@@ -153,8 +156,8 @@ export function createApp(deps: AppDeps): Express {
     sendChunks(res, [...prepared.chunks, selfBytes]);
   });
 
-  // Prometheus HTTP service discovery of the access ports in the same publication as /metrics: the answer
-  // was rendered with the poll (and, for the default query, compressed); a request selects and sends it.
+  // Prometheus HTTP service discovery of the access ports in the same publication as /metrics: the default answer
+  // was rendered and compressed with the poll, any other once by its first request (src/sd/prepared.ts).
   app.get('/sd/access-ports', async (req, res) => {
     const search = req.originalUrl.indexOf('?');
     const parsed = parseSdQuery(new URLSearchParams(search < 0 ? '' : req.originalUrl.slice(search + 1)));
@@ -162,17 +165,22 @@ export function createApp(deps: AppDeps): Express {
       res.status(400).type('text/plain').send(`bad request: ${parsed.error}\n`);
       return;
     }
-    const answer = deps.store.resources.accessPorts.answer(parsed.query);
+    const answer = await deps.store.resources.accessPorts.answer(parsed.query).gzip();
     res.set('Content-Type', 'application/json; charset=utf-8');
     res.set('Cache-Control', 'no-store');
     res.set('Vary', 'Accept-Encoding');
-    if (answer.length >= GZIP_MIN_BYTES && acceptsGzip(req.headers['accept-encoding'])) {
-      const body = await answer.gzip();
+    if (answer.plainLength >= GZIP_MIN_BYTES && acceptsGzip(req.headers['accept-encoding'])) {
       res.set('Content-Encoding', 'gzip');
-      sendChunks(res, body);
+      sendChunks(res, answer.chunks);
       return;
     }
-    sendChunks(res, answer.chunks);
+    // Kept compressed only (Prometheus asks for gzip); a plain answer is inflated on the way out.
+    res.set('Content-Length', String(answer.plainLength));
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    await pipeline(Readable.from(answer.chunks), createGunzip(), res);
   });
 
   app.get('/', (_req, res) => {

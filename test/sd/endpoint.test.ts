@@ -155,6 +155,10 @@ describe('GET /sd/access-ports', () => {
     expect(gz.headers['content-encoding']).toBe('gzip');
     expect(gz.body.length).toBeLessThan(plain.body.length / 4);
     expect(gunzipSync(gz.body).equals(plain.body)).toBe(true);
+    expect(Number(plain.headers['content-length'])).toBe(plain.body.length);
+    const head = await fetch(`${exporter.url}/sd/access-ports?exposure=all`, { method: 'HEAD', headers: { 'Accept-Encoding': 'identity' } });
+    expect(head.status).toBe(200);
+    expect(Number(head.headers.get('content-length'))).toBe(plain.body.length);
   });
 
   it('serves the last publication: a fleet change shows after the next poll, not before', async () => {
