@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     log('5. HTTP service discovery (alone)');
     const sd = await sdScenario(paths, log);
     const file = join(ROOT, 'BENCHMARKS.md');
-    const section = renderSdSection(sd, { command: 'npm run bench -- --only=sd', date: new Date().toISOString(), revision: revision() });
+    const section = renderSdSection(sd, { command: 'npm run bench -- --only=sd', date: new Date().toISOString(), revision: revision(), loadAverage: loadAtStart[0] ?? 0 });
     writeFileSync(file, spliceSdSection(existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n', section));
     process.stdout.write(`${section}\n`);
     log('done; the SD section of BENCHMARKS.md written');
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     loadAtEnd: os.loadavg(),
     seconds: (performance.now() - startedAt) / 1000,
   };
-  const markdown = `${renderMarkdown(results, info)}\n${renderSdSection(sd, { command: info.command, date: info.date, revision: info.revision })}`;
+  const markdown = `${renderMarkdown(results, info)}\n${renderSdSection(sd, { command: info.command, date: info.date, revision: info.revision, loadAverage: loadAtStart[0] ?? 0 })}`;
   writeFileSync(join(ROOT, 'BENCHMARKS.md'), markdown);
   writeFileSync(join(ROOT, '.tmp', 'bench-results.json'), `${JSON.stringify({ info, results }, null, 2)}\n`);
   process.stdout.write(`${markdown}\n`);

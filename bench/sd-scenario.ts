@@ -112,7 +112,7 @@ export const SD_SECTION_BEGIN = '<!-- sd-bench:begin -->';
 export const SD_SECTION_END = '<!-- sd-bench:end -->';
 
 /** This scenario's section of BENCHMARKS.md, between markers so that `--only=sd` can replace it alone. */
-export function renderSdSection(r: SdResult, context: { command: string; date: string; revision: string }): string {
+export function renderSdSection(r: SdResult, context: { command: string; date: string; revision: string; loadAverage: number }): string {
   const def = r.rows[0];
   // Ten Prometheus servers, each with the two probe jobs, refreshing every 30 s.
   const refreshesPerSecond = (10 * 2) / 30;
@@ -121,7 +121,8 @@ export function renderSdSection(r: SdResult, context: { command: string; date: s
 ## 5. HTTP service discovery (/sd/access-ports)
 
 Measured by \`${context.command}\` on ${context.date}, revision ${context.revision}: ${r.servers.toLocaleString('en')} encode servers from the
-simulator (their access ports as the fleet generator lays them out), one exporter process. Reproduce this section alone with
+simulator (their access ports as the fleet generator lays them out), one exporter process; 1-minute load average ${f2(context.loadAverage)} at the
+start${context.loadAverage >= 0.3 ? ' (**the machine was shared**: throughput and latency are noisy; CPU per request less so)' : ''}. Reproduce this section alone with
 \`npm run bench -- --only=sd\` (about a minute).
 
 **Prepared once per poll.** Collecting the listing's access ports (src/sd/access-ports.ts, during conversion, compact and outside
