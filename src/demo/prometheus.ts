@@ -9,6 +9,8 @@ import YAML from 'yaml';
 
 const PROMETHEUS_DIR = fileURLToPath(new URL('../../prometheus/', import.meta.url));
 export const DEMO_PROMETHEUS_TEMPLATE = `${PROMETHEUS_DIR}demo-prometheus.yml`;
+/** The exporter address the template is written for: the demo's default --web.listen-address. */
+const TEMPLATE_TARGET = '127.0.0.1:9877';
 
 /** The host:port Prometheus scrapes for a `--web.listen-address` (all interfaces: the loopback address). */
 export function scrapeTarget(listen: { host: string | undefined; port: number }): string {
@@ -19,8 +21,8 @@ export function scrapeTarget(listen: { host: string | undefined; port: number })
 /** The demo's Prometheus configuration: the repository's template, scraping `target`, loading the repository's rule files. */
 export function demoPrometheusConfig(target: string, template = readFileSync(DEMO_PROMETHEUS_TEMPLATE, 'utf8')): string {
   // The template's header and rule_files comments describe running it from the repository; these describe this copy.
-  const doc = YAML.parseDocument(template.replace(/^(?:#.*\n|\s*\n)*/, ''));
-  doc.setIn(['scrape_configs', 0, 'static_configs', 0, 'targets'], [target]);
+  // Every mention of the template's exporter address (a static target, a service discovery URL) becomes this one.
+  const doc = YAML.parseDocument(template.replace(/^(?:#.*\n|\s*\n)*/, '').replaceAll(TEMPLATE_TARGET, target));
   // Relative to the template, as Prometheus resolves them; absolute in the copy, which lives elsewhere.
   const ruleFiles = (doc.get('rule_files') as YAML.YAMLSeq<YAML.Scalar<string>> | undefined)?.items.map((f) => path.resolve(PROMETHEUS_DIR, f.value)) ?? [];
   doc.set('rule_files', ruleFiles);
