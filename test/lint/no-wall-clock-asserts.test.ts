@@ -44,10 +44,10 @@ describe('no test compares a measured wall-clock time with a constant', () => {
     const bad = [
       'const t0 = performance.now();',
       'await work();',
-      'const seconds = (performance.now() - t0) / 1000;',
-      'expect(seconds).toBeLessThan(5);',
+      'const waited = (performance.now() - t0) / 1000;', // any name: what counts is where the value comes from
+      'expect(waited).toBeLessThan(5);',
       'expect(Date.now() - started).toBeGreaterThanOrEqual(950);',
-      'const ms = seconds * 1000;',
+      'const ms = waited * 1000;',
       "expect(ms, 'slow').toBeLessThanOrEqual(200);",
     ].join('\n');
     expect(wallClockAsserts('x.ts', bad).map((l) => l.split(':')[1])).toEqual(['4', '5', '7']);
