@@ -191,7 +191,11 @@ describe('paging against the simulator', () => {
     [2000, 100, 16],
     [950, 50, 8],
   ])('%i servers, page size %i, concurrency %i: complete, in-flight bounded, about ceil(P/c) round trips', async (n, pageSize, concurrency) => {
-    sim = await startSimulator({ seed: 11, projects: { [P1]: { encodeServers: n, cloudPhoneServers: Math.max(1, n / 10) } }, latencyMs: 15 });
+    // Depth counts causality: a round trip is only "parallel" if the next requests arrive while the earlier ones are
+    // still being answered. 200 ms of latency leaves a loaded CI machine ample room to fan out a window of requests
+    // (with 15 ms a busy machine measured depth 10 where 5 was right); a slow machine can only make depth larger,
+    // never smaller, so the lower bound is exact and the upper one is the check that the window really fans out.
+    sim = await startSimulator({ seed: 11, projects: { [P1]: { encodeServers: n, cloudPhoneServers: Math.max(1, n / 10) } }, latencyMs: 200 });
     const exporter = await startTestExporter(sim, [{ projectId: P1 }], { poll: { concurrency, page_size: pageSize }, api: { requests_per_second: 200, burst: 200 } });
     try {
       const text = await scrape(exporter.url);
