@@ -109,6 +109,18 @@ function toModel(file: ConfigFile): Readonly<Config> {
   if (timeoutMs >= intervalMs) {
     problems.push(`poll.timeout: ${formatDuration(timeoutMs)} must be shorter than the schedule's interval (${formatDuration(intervalMs)})`);
   }
+  // A request that hangs until api.request_timeout must leave time for a retry before the deadline,
+  // or retries (of 429, 5xx, timeouts, network errors) could never happen.
+  const { request_timeout: requestTimeoutMs, max_retries: maxRetries } = file.api;
+  const mustFit = Math.min(1 + maxRetries, 2);
+  if (timeoutMs < intervalMs && requestTimeoutMs * mustFit > timeoutMs) {
+    const deadline = file.poll.timeout === undefined ? `poll.timeout (${formatDuration(timeoutMs)}, from poll.schedule's ${formatDuration(intervalMs)} interval)` : `poll.timeout (${formatDuration(timeoutMs)})`;
+    const fits = mustFit === 2 ? 'the first attempt and one retry (api.max_retries)' : 'one attempt';
+    problems.push(
+      `api.request_timeout: ${formatDuration(requestTimeoutMs)} is too long for ${deadline}: ${fits} must fit before the deadline; ` +
+        `lower api.request_timeout to at most ${formatDuration(Math.floor(timeoutMs / mustFit))}, or raise poll.timeout to at least ${formatDuration(requestTimeoutMs * mustFit)} (with a longer poll.schedule interval)`,
+    );
+  }
   const maxStalenessMs = file.poll.max_staleness ?? Math.max(3 * intervalMs, 5 * 60_000);
   if (maxStalenessMs < intervalMs) {
     problems.push(`poll.max_staleness: ${formatDuration(maxStalenessMs)} must be at least the schedule's interval (${formatDuration(intervalMs)})`);

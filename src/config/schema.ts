@@ -62,7 +62,12 @@ export const ACCOUNT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const target = z.strictObject({
   project_id: z.string(expecting('a string such as 0123456789abcdef0123456789abcdef (quote an all-digit id)')).regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "-" or "_"'),
   region: z.string(expecting('a string such as cn-north-4')).regex(REGION_PATTERN, 'must be a Huawei Cloud region such as cn-north-4'),
-  endpoint: origin('https://cph.cn-north-4.myhuaweicloud.com').optional(),
+  endpoint: origin('https://cph.cn-north-4.myhuaweicloud.com')
+    .refine(
+      (u) => !URL.canParse(u) || new URL(u).protocol === 'https:' || isLoopback(new URL(u).hostname),
+      'plain http:// is allowed only for a loopback address such as http://127.0.0.1:8443 (the simulator); every request carries a signed AK and, with temporary keys, a security token that must not cross a network unencrypted: use https://',
+    )
+    .optional(),
   account: z.string(expecting('an account name')).min(1, expecting('an account name')).optional(),
 });
 
@@ -77,7 +82,13 @@ const envName = z.string(expecting('an environment variable name such as LAB_AK'
 /** Hosts the metadata service may be reached on in plain HTTP: the link-local address it lives on, and loopback (tests, a local proxy). */
 export function isLinkLocalOrLoopback(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return /^169\.254\.\d{1,3}\.\d{1,3}$/.test(host) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '::1' || host === 'localhost';
+  return /^169\.254\.\d{1,3}\.\d{1,3}$/.test(host) || isLoopback(host);
+}
+
+/** 127.0.0.0/8, ::1 or localhost: traffic that never leaves the machine. */
+export function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '::1' || host === 'localhost';
 }
 
 const KEY_SOURCES = [

@@ -1,7 +1,7 @@
 import { type IamProject, KEYSTONE_LIST_PROJECTS, validateProjectsResponse } from './iam.js';
 import { Pool } from 'undici';
 import { ENCODE_SERVERS_API, type ListApi } from './apis.js';
-import { CphApiError, type CphErrorCode, isCphApiError, isNotNeeded, parseApiErrorBody } from './errors.js';
+import { CphApiError, type CphErrorCode, describeNetworkCause, isCphApiError, isNotNeeded, isTlsErrorCode, parseApiErrorBody } from './errors.js';
 import { sleep, TokenBucket } from './ratelimit.js';
 import { signRequest } from './signer.js';
 import type { Credentials, ListEncodeServersQuery, ListEncodeServersResponse } from './types.js';
@@ -249,7 +249,7 @@ export class CphClient {
     // One timer for the whole attempt, cleared in `finally` so nothing outlives the call.
     const attemptController = new AbortController();
     const timer = setTimeout(
-      () => attemptController.abort(new CphApiError('CPH_TIMEOUT', `request timed out after ${this.options.requestTimeoutMs} ms`)),
+      () => attemptController.abort(new CphApiError('CPH_TIMEOUT', `request to ${url.host} timed out after ${seconds(this.options.requestTimeoutMs)} (api.request_timeout)`)),
       this.options.requestTimeoutMs,
     );
     const onOuterAbort = (): void => attemptController.abort(call.signal?.reason);
@@ -298,7 +298,7 @@ export class CphClient {
       onAnswer({ status: res.statusCode, apiErrorCode: error.apiErrorCode, apiErrorMessage: error.apiErrorMessage });
       throw error;
     } catch (err) {
-      const mapped = toCphError(err, attemptController.signal, call.signal);
+      const mapped = toCphError(err, url.host, attemptController.signal, call.signal);
       // Aborted by the caller (deadline, shutdown, a sibling page that failed or ended the listing),
       // whatever error the abort carries: no network fault happened.
       // The poll deadline is a timeout like any other; every other abort by the caller is a cancellation.
@@ -309,6 +309,7 @@ export class CphClient {
       } else if (mapped.code === 'CPH_TIMEOUT') code = 'timeout';
       else if (mapped.code === 'CPH_ABORTED') cancelled = 'abandoned';
       else if (mapped.code === 'CPH_NETWORK') code = 'network';
+      else if (mapped.code === 'CPH_TLS') code = 'tls';
       throw mapped;
     } finally {
       clearTimeout(timer);
@@ -367,19 +368,37 @@ function abortError(signal: AbortSignal | undefined, reason: unknown): CphApiErr
     : new CphApiError('CPH_ABORTED', 'request aborted', { cause: reason });
 }
 
-function toCphError(err: unknown, attemptSignal: AbortSignal, outer?: AbortSignal): CphApiError {
+function toCphError(err: unknown, host: string, attemptSignal: AbortSignal, outer?: AbortSignal): CphApiError {
   if (err instanceof CphApiError) return err;
   if (outer?.aborted) return abortError(outer, outer.reason);
   if (attemptSignal.aborted && attemptSignal.reason instanceof CphApiError) return attemptSignal.reason;
-  const code = (err as { code?: unknown } | null)?.code;
+  // undici reports some socket errors with the system error as their cause.
+  const codeOf = (e: unknown): unknown => (e as { code?: unknown } | null)?.code;
+  const own = codeOf(err);
+  const inner = codeOf((err as { cause?: unknown } | null)?.cause);
+  const code = typeof inner === 'string' && (typeof own !== 'string' || own.startsWith('UND_ERR')) ? inner : own;
   if (typeof code === 'string' && TIMEOUT_ERROR_CODES.has(code)) {
-    return new CphApiError('CPH_TIMEOUT', `request timed out (${code})`, { cause: err });
+    return new CphApiError('CPH_TIMEOUT', `request to ${host} timed out (${TIMEOUT_WORDS[code] ?? code})`, { cause: err });
   }
-  if (typeof code === 'string' && (NETWORK_ERROR_CODES.has(code) || code.startsWith('ERR_TLS') || code.includes('CERT'))) {
-    return new CphApiError('CPH_NETWORK', `network error (${code})`, { cause: err });
+  if (typeof code === 'string' && isTlsErrorCode(code)) {
+    return new CphApiError('CPH_TLS', `TLS error reaching ${host}: ${describeNetworkCause(code)}; not retried`, { cause: err });
+  }
+  if (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) {
+    return new CphApiError('CPH_NETWORK', `network error reaching ${host}: ${describeNetworkCause(code)}`, { cause: err });
   }
   const message = err instanceof Error ? err.message : String(err);
-  return new CphApiError('CPH_NETWORK', `request failed: ${clip(message, 200)}`, { cause: err });
+  return new CphApiError('CPH_NETWORK', `request to ${host} failed: ${clip(message, 200)}`, { cause: err });
+}
+
+const TIMEOUT_WORDS: Readonly<Record<string, string>> = {
+  UND_ERR_CONNECT_TIMEOUT: 'no connection within api.connect_timeout',
+  UND_ERR_HEADERS_TIMEOUT: 'no response headers within api.request_timeout',
+  UND_ERR_BODY_TIMEOUT: 'the body stalled for api.request_timeout',
+};
+
+/** Milliseconds as people say them in a message: "15 s", "500 ms". */
+function seconds(ms: number): string {
+  return ms >= 1000 && ms % 1000 === 0 ? `${ms / 1000} s` : ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${ms} ms`;
 }
 
 async function readBounded(body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }, max: number, requestId?: string): Promise<string> {

@@ -15,8 +15,10 @@ export type CphErrorCode =
   | 'CPH_BAD_RESPONSE'
   /** Connect, headers or body timeout, or the poll deadline. */
   | 'CPH_TIMEOUT'
-  /** Connection refused or reset, DNS failure, TLS failure. */
+  /** Connection refused or reset, DNS failure. */
   | 'CPH_NETWORK'
+  /** The TLS handshake failed: the endpoint's certificate was rejected (or it does not speak TLS). Not retried. */
+  | 'CPH_TLS'
   /** Aborted by the caller (shutdown). */
   | 'CPH_ABORTED'
   /** A listing went on for more pages than allowed. */
@@ -106,6 +108,7 @@ export type FailureReason =
   | 'bad_response'
   | 'timeout'
   | 'network'
+  | 'tls'
   | 'page_cap'
   | 'inconsistent';
 
@@ -117,6 +120,7 @@ export const FAILURE_REASON_BY_CODE: Readonly<Record<CphErrorCode, FailureReason
   CPH_BAD_RESPONSE: 'bad_response',
   CPH_TIMEOUT: 'timeout',
   CPH_NETWORK: 'network',
+  CPH_TLS: 'tls',
   // An aborted poll is one that ran out of time, or a shutdown (then nobody reads the metric).
   CPH_ABORTED: 'timeout',
   CPH_PAGE_CAP: 'page_cap',
@@ -135,6 +139,7 @@ export const FAILURE_REASONS: readonly FailureReason[] = [
   'bad_response',
   'page_cap',
   'inconsistent',
+  'tls',
 ];
 
 /** Classifies anything thrown while polling into a failure reason. */
@@ -185,4 +190,40 @@ export function parseApiErrorBody(body: unknown): { code?: string; message?: str
 export function isKeyRejection(apiErrorCode: string | undefined, apiErrorMessage: string | undefined): boolean {
   if (apiErrorCode === undefined || !/^APIG(W)?\.0301$/.test(apiErrorCode)) return false;
   return /signature|ak not exist|secret ?key|access failed to reach the limit|locked/i.test(apiErrorMessage ?? '');
+}
+
+/** Error codes of a TLS handshake that failed: the peer's certificate, or TLS itself (Node's `tls` and OpenSSL). */
+export function isTlsErrorCode(code: string): boolean {
+  return /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_(GET|VERIFY|DECRYPT)|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|HOSTNAME_MISMATCH$|EPROTO$)/.test(code);
+}
+
+const NETWORK_CAUSES: Readonly<Record<string, string>> = {
+  ENOTFOUND: 'DNS name not found',
+  EAI_AGAIN: 'DNS lookup failed (temporary)',
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset by the peer',
+  ECONNABORTED: 'connection aborted',
+  EPIPE: 'connection closed by the peer while sending',
+  ENETUNREACH: 'network unreachable',
+  EHOSTUNREACH: 'host unreachable',
+  ETIMEDOUT: 'connection timed out',
+  UND_ERR_SOCKET: 'connection closed by the peer',
+  UND_ERR_CLOSED: 'connection closed',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS certificate rejected: self-signed',
+  SELF_SIGNED_CERT_IN_CHAIN: 'TLS certificate rejected: self-signed certificate in the chain',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS certificate rejected: issuer unknown',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'TLS certificate rejected: issuer unknown',
+  CERT_HAS_EXPIRED: 'TLS certificate rejected: expired',
+  CERT_NOT_YET_VALID: 'TLS certificate rejected: not yet valid',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'TLS certificate rejected: issued for another host name',
+  EPROTO: 'TLS handshake failed (does the endpoint speak TLS?)',
+};
+
+/**
+ * A network or TLS error code in words, for messages and logs: "connection refused (ECONNREFUSED)".
+ * Codes without words of their own are said as they are.
+ */
+export function describeNetworkCause(code: string): string {
+  const words = NETWORK_CAUSES[code] ?? (isTlsErrorCode(code) ? 'TLS handshake failed' : undefined);
+  return words ? `${words} (${code})` : code;
 }

@@ -36,6 +36,8 @@ async function demo(): Promise<void> {
       ...Object.entries(PROJECTS).flatMap(([id, p]) => [`  - project_id: ${id}`, `    region: ${p.region}`, `    endpoint: ${simUrl}`]),
       'poll:',
       '  schedule: "*/10 * * * * *"',
+      'api:',
+      '  request_timeout: 4s # an 8 s poll deadline: room for an attempt and a retry',
       '',
     ].join('\n'),
   );

@@ -100,7 +100,7 @@ export const HEALTH_FAMILIES = {
   },
   apiRequests: {
     name: 'cph_api_requests_total',
-    help: 'HTTP requests to the CPH API that got an answer or failed on their own, by operation and HTTP status code (or network, timeout). Requests the exporter cancelled itself are in cph_api_requests_cancelled_total.',
+    help: 'HTTP requests to the CPH API that got an answer or failed on their own, by operation and HTTP status code (or network, timeout, tls). Requests the exporter cancelled itself are in cph_api_requests_cancelled_total.',
     labelNames: ['operation', 'code'],
   },
   apiRequestsCancelled: {

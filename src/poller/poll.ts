@@ -178,7 +178,7 @@ export class Poller {
       if (!this.shutdown.signal.aborted) {
         const fields = isCphApiError(err) ? err.toLogFields() : { err: String(err) };
         const kept = state.lastSuccessMs === undefined ? 'no listing yet' : state.series ? 'keeping its last complete listing' : 'its last listing is stale and no longer shown';
-        this.deps.log.warn({ project_id: target.projectId, region: target.region, reason, ...fields }, `poll of target failed; ${kept}`);
+        this.deps.log.warn({ project_id: target.projectId, region: target.region, endpoint: new URL(target.endpoint).host, reason, ...fields }, `poll of target failed; ${kept}`);
       }
       return (s, now) => s.failed(now, reason, message, seconds, backoffMs);
     }

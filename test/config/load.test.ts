@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CredentialSource } from '../../src/credentials/static.js';
-import { loadConfigFile, parseConfig, scheduleIntervalMs } from '../../src/config/load.js';
+import { type ConfigError, loadConfigFile, parseConfig, scheduleIntervalMs } from '../../src/config/load.js';
 import { parseBytes, parseDuration } from '../../src/config/units.js';
 
 describe('configuration defaults and derived values', () => {
@@ -26,10 +26,48 @@ describe('configuration defaults and derived values', () => {
   });
 
   it('derives the poll deadline and staleness from a fast schedule', () => {
-    const c = parseConfig({ targets: [{ project_id: 'p', region: 'cn-north-4' }], poll: { schedule: '*/10 * * * * *' } });
+    const c = parseConfig({ targets: [{ project_id: 'p', region: 'cn-north-4' }], poll: { schedule: '*/10 * * * * *' }, api: { request_timeout: '4s' } });
     expect(c.poll.intervalMs).toBe(10_000);
     expect(c.poll.timeoutMs).toBe(8000);
     expect(c.poll.maxStalenessMs).toBe(300_000);
+  });
+
+  it('rejects a request timeout that leaves no room for a retry before the poll deadline, saying which keys to change', () => {
+    const problems = (raw: Record<string, unknown>): string[] => {
+      try {
+        parseConfig({ targets: [{ project_id: 'p', region: 'cn-north-4' }], ...raw });
+        return [];
+      } catch (err) {
+        return [...(err as ConfigError).problems];
+      }
+    };
+    // A 10 s schedule: an 8 s deadline, and the default 15 s request timeout with 3 retries.
+    expect(problems({ poll: { schedule: '*/10 * * * * *' } })).toEqual([
+      "api.request_timeout: 15s is too long for poll.timeout (8s, from poll.schedule's 10s interval): the first attempt and one retry (api.max_retries) must fit before the deadline; lower api.request_timeout to at most 4s, or raise poll.timeout to at least 30s (with a longer poll.schedule interval)",
+    ]);
+    expect(problems({ poll: { schedule: '*/10 * * * * *' }, api: { request_timeout: '4s' } })).toEqual([]);
+    // Without retries, the one attempt must fit.
+    expect(problems({ poll: { timeout: '10s' }, api: { request_timeout: '12s', max_retries: 0 } })[0]).toMatch(/^api\.request_timeout: 12s is too long for poll\.timeout \(10s\): one attempt must fit/);
+    expect(problems({ poll: { timeout: '10s' }, api: { request_timeout: '10s', max_retries: 0 } })).toEqual([]);
+    // The shipped defaults (1 minute schedule, 50 s deadline, 15 s request timeout) are consistent.
+    expect(problems({})).toEqual([]);
+  });
+
+  it('accepts plain http:// only for a loopback endpoint, and says why', () => {
+    const endpoint = (url: string): string[] => {
+      try {
+        parseConfig({ targets: [{ project_id: 'p', region: 'cn-north-4', endpoint: url }] });
+        return [];
+      } catch (err) {
+        return [...(err as ConfigError).problems];
+      }
+    };
+    for (const ok of ['http://127.0.0.1:8443', 'http://127.1.2.3', 'http://[::1]:8443', 'http://localhost:8443', 'https://cph.example.com']) expect(endpoint(ok), ok).toEqual([]);
+    for (const bad of ['http://cph.cn-north-4.myhuaweicloud.com', 'http://10.0.0.5:8443', 'http://169.254.169.254']) {
+      const [problem] = endpoint(bad);
+      expect(problem, bad).toMatch(/^targets\[0\]\.endpoint: plain http:\/\/ is allowed only for a loopback address/);
+      expect(problem).toContain('must not cross a network unencrypted');
+    }
   });
 
   it('measures the shortest gap of irregular schedules', () => {

@@ -135,6 +135,7 @@ describe.skipIf(missing.length > 0 && !inCi)('real stack: simulator, exporter, P
       YAML.stringify({
         targets: PROJECTS.map((p) => ({ project_id: p.projectId, region: p.region, endpoint: simUrl })),
         poll: { schedule: '*/2 * * * * *', auth_failure_backoff: '2s' },
+        api: { request_timeout: '800ms' }, // a 1.6 s deadline: room for an attempt and a retry
       }),
     );
     writeFileSync(path.join(workDir, 'rules.fast.yml'), fastRules());

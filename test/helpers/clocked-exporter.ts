@@ -40,6 +40,8 @@ export interface ClockedExporterOptions {
   clock?: FakeClock;
   log?: Logger;
   web?: WebConfig;
+  /** Every target's endpoint, instead of the simulator's (a server with its own faults). */
+  endpoint?: string;
   /** Wait for the start-up poll (default true). */
   awaitFirstPoll?: boolean;
 }
@@ -47,7 +49,7 @@ export interface ClockedExporterOptions {
 export async function startClockedExporter(sim: Simulator, options: ClockedExporterOptions): Promise<RunningExporter> {
   const raw = options.raw ?? {};
   const config = parseConfig({
-    targets: options.targets.map((t) => ({ project_id: t.projectId, region: t.region ?? 'cn-north-4', endpoint: sim.url })),
+    targets: options.targets.map((t) => ({ project_id: t.projectId, region: t.region ?? 'cn-north-4', endpoint: options.endpoint ?? sim.url })),
     poll: { schedule: '0 0 * * * *', ...raw.poll },
     api: { ...raw.api },
     ...(raw.metrics ? { metrics: raw.metrics } : {}),

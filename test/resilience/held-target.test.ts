@@ -24,7 +24,7 @@ describe.each(['1m', '1h'])('a target held by its key (auth_failure_backoff %s, 
     const exporter = (rig.exporter = await startClockedExporter(sim, {
       // B first: its request proves the key before A's 401 blocks it, so B is up in that poll and held from the next.
       targets: [{ projectId: B }, { projectId: A }],
-      raw: { poll: { schedule: '*/10 * * * * *', timeout: '4s', max_staleness: '30s', auth_failure_backoff: backoff } },
+      raw: { poll: { schedule: '*/10 * * * * *', timeout: '4s', max_staleness: '30s', auth_failure_backoff: backoff }, api: { request_timeout: '2s' } },
       clock,
     }));
     const view = async () => (await scrapeValid(exporter.url)).text;
