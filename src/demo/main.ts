@@ -17,6 +17,9 @@ const PROJECTS = {
   d0000000000000000000000000000002: { encodeServers: 200, cloudPhoneServers: 20, region: 'ap-southeast-1' },
 };
 
+/** The project the printed fault example refuses: the other one stays healthy, as on a real bad day. */
+const FAULTY_PROJECT = 'd0000000000000000000000000000002';
+
 async function demo(): Promise<void> {
   const sim = createSimulator({
     seed: 42,
@@ -81,6 +84,12 @@ async function demo(): Promise<void> {
       'To scrape it with Prometheus and load the alert rules, run in a second terminal (Debian: apt-get install prometheus):',
       `  ${prometheus.command}`,
       `then open ${prometheus.url}/targets and ${prometheus.url}/alerts.`,
+      '',
+      `To make an alert fire: the API refuses project ${FAULTY_PROJECT} (403), CphAuthFailing fires after 2 minutes:`,
+      `  curl -s -X POST '${simUrl}/_sim/faults' -d '{"kind":"forbidden","projectId":"${FAULTY_PROJECT}"}'`,
+      'and to heal it (the exporter retries that project once its auth back-off, 5 minutes by default, has passed):',
+      `  curl -s -X DELETE '${simUrl}/_sim/faults'`,
+      `Every fault and admin route, with examples: npm run simulator -- --help`,
       ...(tls ? [`With --web.config.file, first add its scheme, tls_config and basic_auth to ${prometheusConfig} (see docs/prometheus.md).`] : []),
       '',
     ].join('\n'),

@@ -13,7 +13,7 @@ import { promtoolCheck } from '../helpers/validity.js';
  * serves every metric family, its counts agree with the simulator's fleet (read from the
  * simulator's admin API, not from the exporter's code), the live scrape (process metrics included)
  * passes `promtool check metrics`, the Prometheus command it prints scrapes the port it really uses,
- * and Ctrl-C stops it cleanly.
+ * the fault command it prints takes one project down and leaves the other up, and Ctrl-C stops it cleanly.
  *
  * No wall-clock budget: how long tsx takes to start depends on the machine. The test waits for
  * events (the banner on stdout, then /readyz answering 200 after the first poll of every target);
@@ -105,6 +105,21 @@ describe('npm run demo', () => {
       const checked = spawnSync(tool, ['check', 'config', command![2]!], { encoding: 'utf8' });
       expect(checked.status, `${checked.stdout}${checked.stderr}`).toBe(0);
     }
+
+    // The printed fault command, as a user would copy it: at the next poll (10 s schedule) that project is down
+    // with reason auth, and the other one stays up.
+    const fault = /^ {2}curl -s -X POST '(\S+\/_sim\/faults)' -d '(\{.*\})'$/m.exec(stdout);
+    expect(fault, stdout).not.toBeNull();
+    const spec = JSON.parse(fault![2]!) as { projectId: string };
+    expect((await fetch(fault![1]!, { method: 'POST', body: fault![2]! })).status).toBe(200);
+    const upOf = (t: string, projectId: string) => samplesOf(t, 'cph_up').find((s) => s.labels['project_id'] === projectId)?.value;
+    let after = text;
+    while (upOf(after, spec.projectId) !== 0) {
+      await new Promise((r) => setTimeout(r, 200));
+      after = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    }
+    expect(samplesOf(after, 'cph_poll_error').find((s) => s.labels['project_id'] === spec.projectId && s.labels['reason'] === 'auth')?.value).toBe(1);
+    for (const { projectId } of projects) if (projectId !== spec.projectId) expect(upOf(after, projectId)).toBe(1);
 
     child.kill('SIGINT');
     expect(await exited).toBe(0);
