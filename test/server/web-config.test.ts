@@ -12,6 +12,7 @@ import { loadWebConfig, WebConfigError } from '../../src/server/web-config.js';
 import type { Simulator } from '../../src/simulator/server.js';
 import { startClockedExporter } from '../helpers/clocked-exporter.js';
 import { startSimulator } from '../helpers/harness.js';
+import { assertValidSdAnswer } from '../helpers/http-sd.js';
 import { assertValidExposition } from '../helpers/validity.js';
 
 /*
@@ -153,6 +154,11 @@ describe.skipIf(!opensslBin)('basic auth', () => {
     // A refused request leaks nothing of the page behind it.
     expect((await call(url, { ca, path: '/', auth: basic(USER, 'nope') })).body).toBe('unauthorized\n');
     expect((await call(url, { ca, path: '/nope' })).status).toBe(401);
+    // Service discovery sits behind the same gate and TLS as /metrics.
+    expect((await call(url, { ca, path: '/sd/access-ports' })).status).toBe(401);
+    const sd = await call(url, { ca, path: '/sd/access-ports?exposure=all', auth: basic(USER, PASSWORD) });
+    expect(sd.status).toBe(200);
+    expect(assertValidSdAnswer(sd.body).length).toBeGreaterThan(0);
     // Kubernetes probes carry no credentials: liveness and readiness stay open, and say nothing more.
     expect(await call(url, { ca, path: '/healthz' })).toMatchObject({ status: 200, body: 'ok\n' });
     expect(await call(url, { ca, path: '/readyz' })).toMatchObject({ status: 200, body: 'ready\n' });
