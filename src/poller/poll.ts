@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { Config, Target } from '../config/load.js';
+import { formatDuration } from '../config/units.js';
 import type { AttemptGate, CallOptions, PageResult, TargetRef } from '../cph/client.js';
 import { CphApiError, FAILURE_REASONS, failureReasonOf, isCphApiError } from '../cph/errors.js';
 import { listConsistently, listPages } from '../cph/paging.js';
@@ -87,7 +88,7 @@ export class Poller {
   private async runPoll(): Promise<void> {
     const { poll } = this.deps.config;
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new CphApiError('CPH_TIMEOUT', `poll deadline of ${poll.timeoutMs} ms reached`)), poll.timeoutMs);
+    const timer = setTimeout(() => deadline.abort(new CphApiError('CPH_TIMEOUT', `poll deadline reached after ${formatDuration(poll.timeoutMs)} (poll.timeout)`)), poll.timeoutMs);
     const signal = AbortSignal.any([deadline.signal, this.shutdown.signal]);
     // Every target's listing listens on it; more than 10 targets is normal, not a leak.
     setMaxListeners(0, signal);
