@@ -73,6 +73,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     },
   );
   const store = new SnapshotStore({ withInfo: config.metrics.encodeServerInfo });
+  metrics.observeAccessPorts(() => store.resources.accessPorts.targets);
   const client = createClient(config, metrics.observer);
   const accounts =
     options.accounts ??

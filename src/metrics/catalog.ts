@@ -123,6 +123,11 @@ export const HEALTH_FAMILIES = {
     help: 'Error responses of the CPH API by operation and the API error code (such as APIGW.0308 or CPS.0002).',
     labelNames: ['operation', 'error_code'],
   },
+  accessPortsUnaddressable: {
+    name: 'cph_access_ports_unaddressable',
+    help: 'Access ports of the project and region left out of /sd/access-ports because they have no usable address (a public port without a valid access_port, a private one without a valid listen_port, or an IP that is neither an IP address nor a host name), as of the last poll.',
+    labelNames: ['project_id', 'region'],
+  },
   pollsSkipped: {
     name: 'cph_polls_skipped_total',
     help: 'Scheduled polls skipped because the previous poll was still running.',

@@ -41,6 +41,7 @@ export class SelfMetrics {
   private readonly apiErrors: Counter;
   private readonly skipped: Counter;
   private health: readonly TargetHealth[] = [];
+  private accessPorts: () => readonly { projectId: string; region: string; unaddressable: number }[] = () => [];
 
   constructor(
     build: BuildInfo,
@@ -64,6 +65,15 @@ export class SelfMetrics {
           const remaining = t.authBackoffUntilMs === undefined ? 0 : Math.max(0, (t.authBackoffUntilMs - now()) / 1000);
           this.set({ project_id: t.projectId, region: t.region }, Math.ceil(remaining));
         }
+      },
+    });
+    new Gauge({
+      ...H.accessPortsUnaddressable,
+      registers,
+      // Read from the publication a scrape sees, so that it always matches /sd/access-ports.
+      collect() {
+        this.reset();
+        for (const t of self.accessPorts()) this.set({ project_id: t.projectId, region: t.region }, t.unaddressable);
       },
     });
     this.requests = new Counter({ ...H.apiRequests, registers });
@@ -121,6 +131,11 @@ export class SelfMetrics {
   }
 
   /** Replaces every target's health gauges in one synchronous step. */
+  /** Where cph_access_ports_unaddressable reads its values: the current publication's access ports, per target. */
+  observeAccessPorts(read: () => readonly { projectId: string; region: string; unaddressable: number }[]): void {
+    this.accessPorts = read;
+  }
+
   publishHealth(targets: readonly TargetHealth[]): void {
     this.health = targets;
     this.up.reset();

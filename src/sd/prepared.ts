@@ -37,7 +37,7 @@ const BATCH = 256;
 export class PreparedAccessPorts {
   private readonly answers = new Map<string, SdAnswer>();
 
-  constructor(private readonly targets: readonly TargetAccessPorts[]) {
+  constructor(readonly targets: readonly TargetAccessPorts[]) {
     // Rendering starts now, in the background; a failure reaches whoever awaits it.
     this.answer(DEFAULT_SD_QUERY).gzip().catch(() => undefined);
   }

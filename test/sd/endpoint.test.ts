@@ -199,6 +199,34 @@ describe('GET /sd/access-ports', () => {
     expect((await scrape(exporter.url)).includes(P2.projectId + '",region="ap-southeast-1",server_id')).toBe(false);
   });
 
+  it('leaves out a port without a usable address and counts it in cph_access_ports_unaddressable', async () => {
+    exporter = await startClockedExporter(sim, { targets: [P1, P2] });
+    const unaddressable = async (): Promise<Record<string, number>> =>
+      Object.fromEntries(
+        parseExposition(await scrape(exporter!.url))
+          .get('cph_access_ports_unaddressable')!
+          .samples.map((s) => [s.labels.project_id!, s.value]),
+      );
+    expect(await unaddressable()).toEqual({ [P1.projectId]: 0, [P2.projectId]: 0 });
+    const fleet = sim.fleet(P1.projectId);
+    const rec = fleet.items.find((s) => s.access_infos.some((p) => p.type === 'adb' && sideOf(p) === 'public'))!;
+    const before = (await sd(exporter, '?port_type=adb')).length;
+    fleet.replace(rec.encode_server_id, {
+      ...rec,
+      access_infos: rec.access_infos.map((p) => (p.type === 'adb' ? { ...p, access_port: undefined } : p)),
+    });
+    try {
+      await exporter.poll();
+      expect(await unaddressable()).toEqual({ [P1.projectId]: rec.access_infos.filter((p) => p.type === 'adb').length, [P2.projectId]: 0 });
+      expect((await sd(exporter, '?port_type=adb')).length).toBe(before - rec.access_infos.filter((p) => p.type === 'adb').length);
+      // The inventory still counts it.
+      const ports = parseExposition(await scrape(exporter.url)).get('cph_encode_server_ports')!.samples;
+      expect(ports.some((p) => p.labels.server_id === rec.server_id && p.labels.port_type === 'adb' && p.labels.exposure === 'public')).toBe(true);
+    } finally {
+      fleet.replace(rec.encode_server_id, rec);
+    }
+  });
+
   it('needs the same basic auth as /metrics; refuses an unauthenticated request', async () => {
     const hash = bcrypt.hashSync('sd-secret', 4);
     exporter = await startClockedExporter(sim, { targets: [P1], web: { basicAuthUsers: { prometheus: hash } } });
