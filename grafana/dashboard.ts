@@ -83,6 +83,19 @@ function stat(title: string, description: string, expr: string, steps: [number |
     .withTarget(query('A', expr));
 }
 
+/** A state timeline of a 0/1 series: red for 0, green for 1, with these two words. */
+function upDownTimeline(title: string, description: string, [zero, one]: [string, string]): StateTimelinePanelBuilder {
+  return new StateTimelinePanelBuilder()
+    .title(title)
+    .description(description)
+    .datasource(ds)
+    .span(8)
+    .height(8)
+    .showValue(common.VisibilityMode.Never)
+    .mappings([{ type: MappingType.ValueToText, options: { '0': { text: zero, color: 'red', index: 0 }, '1': { text: one, color: 'green', index: 1 } } }])
+    .thresholds(thresholds([null, 'red'], [1, 'green']));
+}
+
 function timeseries(title: string, description: string, span: number): TimeseriesPanelBuilder {
   return new TimeseriesPanelBuilder()
     .title(title)
@@ -285,18 +298,9 @@ function healthRow(d: DashboardBuilder): DashboardBuilder {
   return d
     .withRow(new RowBuilder('Exporter health'))
     .withPanel(
-      new StateTimelinePanelBuilder()
-        .title('Target up')
-        .description('cph_up per target: whether its last poll succeeded.')
-        .datasource(ds)
-        .span(8)
-        .height(8)
-        .showValue(common.VisibilityMode.Never)
-        .mappings([
-          { type: MappingType.ValueToText, options: { '0': { text: 'down', color: 'red', index: 0 }, '1': { text: 'up', color: 'green', index: 1 } } },
-        ])
-        .thresholds(thresholds([null, 'red'], [1, 'green']))
-        .withTarget(query('A', `cph_up{${TARGET}}`, '{{project_id}} {{region}}')),
+      upDownTimeline('Target up', 'cph_up per target: whether its last poll succeeded.', ['down', 'up']).withTarget(
+        query('A', `cph_up{${TARGET}}`, '{{project_id}} {{region}}'),
+      ),
     )
     .withPanel(
       timeseries('Poll duration', 'Duration of the last poll of each target (cph_poll_duration_seconds).', 8)
@@ -320,6 +324,15 @@ function healthRow(d: DashboardBuilder): DashboardBuilder {
         .withTarget(
           query('A', `sum by (project_id, region, reason) (increase(cph_poll_failures_total{${TARGET}}[$__rate_interval]))`, '{{project_id}} {{region}} {{reason}}'),
         ),
+    )
+    .withPanel(
+      upDownTimeline(
+        'Configuration reload',
+        'cph_config_last_reload_successful per exporter: whether its last reload of the configuration file (SIGHUP or ' +
+          'POST /-/reload) was accepted. A rejected one leaves the previous configuration running. Alert: CphConfigReloadFailed.',
+        ['rejected', 'loaded'],
+      )
+        .withTarget(query('A', 'cph_config_last_reload_successful', '{{instance}}')),
     )
     .withPanel(
       timeseries('Authentication back-off', 'Seconds until a target whose credentials were rejected is tried again (cph_target_auth_backoff_seconds).', 8)

@@ -22,6 +22,8 @@ export interface ExporterOptions {
   env?: NodeJS.ProcessEnv | undefined;
   listen: ListenAddress;
   web?: WebConfig | undefined;
+  /** Serves POST /-/reload with this (`--web.enable-lifecycle`). */
+  reload?: (() => Promise<{ ok: true } | { ok: false; error: string }>) | undefined;
   log: Logger;
   /** Turn off the cron schedule (tests drive `poll()` themselves). */
   schedule?: boolean;
@@ -43,7 +45,17 @@ export interface RunningExporter {
   poll(): Promise<void>;
   /** The first poll, started at start-up. */
   firstPoll: Promise<void>;
+  /**
+   * Takes a new, already validated configuration at the next poll (see `Poller.reconfigure`): targets,
+   * accounts, schedule, poll, api and metrics settings. Returns what changed, for the log.
+   */
+  applyConfig(next: Readonly<Config>): string[];
   stop(): Promise<void>;
+}
+
+/** Top-level sections that differ between two configurations (targets and accounts included). */
+function changedSections(a: Readonly<Config>, b: Readonly<Config>): string[] {
+  return (Object.keys(b) as Array<keyof Config>).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
 
 /** The API client as the configuration describes it. */
@@ -62,7 +74,8 @@ export function createClient(config: Readonly<Config>, observer?: ClientObserver
 
 /** Wires client, poller, store, metrics and HTTP server together and starts them. */
 export async function startExporter(options: ExporterOptions): Promise<RunningExporter> {
-  const { config, log } = options;
+  const { log } = options;
+  let config = options.config;
   routeCronLogs(log);
   const metrics = new SelfMetrics(
     { version: VERSION, revision: REVISION },
@@ -74,17 +87,21 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
   );
   const store = new SnapshotStore({ withInfo: config.metrics.encodeServerInfo });
   metrics.observeAccessPorts(() => store.resources.accessPorts.targets);
-  const client = createClient(config, metrics.observer);
-  const accounts =
-    options.accounts ??
-    new KeyRing(config, {
-      ...(options.env ? { env: options.env } : {}),
-      ...(options.now ? { now: options.now } : {}),
-      onMetadataEvent: (account, e) => {
-        if (e.kind === 'fetched') log.info({ account, expires_at: new Date(e.expiresAtMs).toISOString() }, 'temporary credentials fetched from the metadata service');
-        else log.warn({ account, err: e.message, expires_at: new Date(e.expiresAtMs).toISOString() }, 'refreshing temporary credentials failed; using the current ones until they expire');
+  let client = createClient(config, metrics.observer);
+  const keyRing = (c: Readonly<Config>): KeyRing =>
+    new KeyRing(
+      c,
+      {
+        ...(options.env ? { env: options.env } : {}),
+        ...(options.now ? { now: options.now } : {}),
+        onMetadataEvent: (account, e) => {
+          if (e.kind === 'fetched') log.info({ account, expires_at: new Date(e.expiresAtMs).toISOString() }, 'temporary credentials fetched from the metadata service');
+          else log.warn({ account, err: e.message, expires_at: new Date(e.expiresAtMs).toISOString() }, 'refreshing temporary credentials failed; using the current ones until they expire');
+        },
       },
-    }, options.credentials);
+      options.credentials,
+    );
+  let accounts = options.accounts ?? keyRing(config);
   const poller = new Poller({ config, client, credentials: options.credentials, accounts, store, metrics, log, now: options.now });
   const app = createApp({
     store,
@@ -92,6 +109,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     version: VERSION,
     basicAuth: options.web?.basicAuthUsers ? new BasicAuth(options.web.basicAuthUsers) : undefined,
     headers: options.web?.headers,
+    reload: options.reload,
   });
   const server = await listen(app, options.listen, options.web);
   log.info({ url: server.url, targets: config.targets.length, schedule: config.poll.schedule, version: VERSION }, 'cph-exporter listening');
@@ -101,13 +119,37 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
   const firstPoll = poller.poll();
   let schedule: Schedule | undefined;
   let stopped = false;
+  let ticking = false;
+  const startTicking = (): void => {
+    if (!stopped) schedule = startSchedule(config.poll.schedule, () => poller.poll());
+    ticking = true;
+  };
   if (options.schedule !== false) {
     // Only once the first poll has settled: a tick during it would just be skipped, counted and warned about.
-    const startTicking = (): void => {
-      if (!stopped) schedule = startSchedule(config.poll.schedule, () => poller.poll());
-    };
     void firstPoll.then(startTicking, startTicking);
   }
+
+  const applyConfig = (next: Readonly<Config>): string[] => {
+    const changed = changedSections(config, next);
+    const previous = config;
+    config = next;
+    if (changed.includes('accounts') || changed.includes('credentials') || changed.includes('targets')) accounts = keyRing(next);
+    if (changed.includes('api') || previous.poll.concurrency !== next.poll.concurrency) {
+      // A poll still running finishes its requests on the old client; it is closed once that poll is done.
+      const old = client;
+      client = createClient(next, metrics.observer);
+      void poller.settled().then(() => old.close());
+    }
+    store.configure({ withInfo: next.metrics.encodeServerInfo });
+    poller.reconfigure({ config: next, client, credentials: options.credentials, accounts });
+    if (ticking && previous.poll.schedule !== next.poll.schedule) {
+      const old = schedule;
+      schedule = undefined;
+      void old?.stop();
+      startTicking();
+    }
+    return changed;
+  };
 
   let stopping: Promise<void> | undefined;
   return {
@@ -118,6 +160,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     health: () => poller.health(),
     poll: () => poller.poll(),
     firstPoll,
+    applyConfig,
     stop: () => {
       stopped = true;
       stopping ??= (async () => {

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, type Config, loadConfigFile } from './config/load.js';
 import { KeyRing } from './credentials/accounts.js';
 import { CredentialSource } from './credentials/static.js';
-import { startExporter } from './exporter.js';
+import { type RunningExporter, startExporter } from './exporter.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from './log/logger.js';
 import { parseListenAddress } from './server/listen.js';
 import { selectShard, shardIndexFromHostname } from './sharding/rendezvous.js';
@@ -25,6 +25,7 @@ const FLAGS = {
     type: 'string',
     help: 'Which shard this exporter is, 0..count-1. Default: the ordinal at the end of $POD_NAME or the host name (a StatefulSet pod, e.g. cph-exporter-2).',
   },
+  'web.enable-lifecycle': { type: 'boolean', help: 'Enable POST /-/reload (re-read the configuration file, as SIGHUP does).' },
   'check-config': { type: 'boolean', help: 'Validate the configuration (and credentials and web config) and exit.' },
   help: { type: 'boolean', short: 'h', help: 'Show this help and exit.' },
   version: { type: 'boolean', help: 'Show the version and exit.' },
@@ -55,7 +56,7 @@ interface Io {
  * Parses flags and configuration; returns an exit code, or starts the exporter and returns
  * a stop function. Every problem is reported before anything starts.
  */
-export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number | { stop(): Promise<void> }> {
+export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number | { reload(): Promise<ReloadResult>; stop(): Promise<void> }> {
   let values: Record<string, string | boolean | undefined>;
   try {
     const options = Object.fromEntries(
@@ -82,27 +83,14 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
   const listenAddress = parseListenAddress(listenText);
   if (!listenAddress) problems.push(`--web.listen-address: "${listenText}" is not HOST:PORT`);
 
-  let config: Readonly<Config> | undefined;
   const configFile = values['config.file'] as string | undefined;
+  const shardProblems: string[] = [];
+  const shard = parseShard(values, shardProblems, env);
+  let config: Readonly<Config> | undefined;
+  let credentials: CredentialSource | undefined;
   if (!configFile) problems.push('--config.file: required');
-  else {
-    try {
-      config = loadConfigFile(configFile);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      problems.push(...err.problems.map((p) => (p.startsWith('--') ? p : `${configFile}: ${p}`)));
-    }
-  }
-  const shard = parseShard(values, problems, env);
-  if (config && shard && shard.count > 1) {
-    const owned = new Set(selectShard(config.targets.map((t) => ({ project_id: t.projectId, region: t.region })), shard).map((k) => `${k.project_id}/${k.region}`));
-    config = Object.freeze({ ...config, targets: Object.freeze(config.targets.filter((t) => owned.has(`${t.projectId}/${t.region}`))) });
-  }
-  const credentials = config ? new CredentialSource(config.credentials, env) : undefined;
-  // Every key the targets use, checked before anything starts (the exporter builds its own ring, with logging).
-  // Problems with a key of the configuration file carry the file's name, as its other problems do.
-  const accounts = config && credentials ? new KeyRing(config, { env }, credentials) : undefined;
-  if (accounts) problems.push(...accounts.check().map((p) => (/^(credentials|accounts)\./.test(p) ? `${configFile}: ${p}` : p)));
+  else ({ config, credentials } = readConfig(configFile, shard, env, problems));
+  problems.push(...shardProblems);
 
   let web: WebConfig | undefined;
   const webFile = values['web.config.file'] as string | undefined;
@@ -115,7 +103,7 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
     }
   }
 
-  if (problems.length > 0 || !config || !credentials || !accounts || !listenAddress) {
+  if (problems.length > 0 || !config || !credentials || !listenAddress || !configFile) {
     io.stderr(`cph-exporter: invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
     return 1;
   }
@@ -126,13 +114,89 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
   }
 
   const log = createLogger(level as LogLevel);
-  const exporter = await startExporter({ config, credentials, env, listen: listenAddress, web, log, shard: shard && shard.count > 1 ? shard : undefined });
+  const running = { exporter: undefined as RunningExporter | undefined };
+  const webText = webFile ? readText(webFile) : undefined;
+  /**
+   * Re-reads the configuration file, checked as at start-up: a valid one takes effect at the next poll,
+   * an invalid one is rejected with the same messages and the running configuration stays.
+   */
+  const reload = async (): Promise<ReloadResult> => {
+    const exporter = running.exporter;
+    if (!exporter) return { ok: false, error: 'not started yet' };
+    const reloadProblems: string[] = [];
+    const next = readConfig(configFile, shard, env, reloadProblems);
+    if (reloadProblems.length > 0 || !next.config) {
+      exporter.metrics.configLoaded(false);
+      log.error({ problems: reloadProblems }, 'configuration reload rejected; the running configuration stays');
+      return { ok: false, error: `invalid configuration:\n${reloadProblems.map((p) => `  ${p}`).join('\n')}` };
+    }
+    const changed = exporter.applyConfig(next.config);
+    exporter.metrics.configLoaded(true);
+    log.info({ changed, targets: next.config.targets.length, schedule: next.config.poll.schedule }, 'configuration reloaded; it takes effect at the next poll');
+    if (webFile && readText(webFile) !== webText) {
+      log.warn({ file: webFile }, 'the web configuration file changed: TLS and basic auth changes need a restart (flags, such as the listen address, too)');
+    }
+    return { ok: true };
+  };
+  const exporter = await startExporter({
+    config,
+    credentials,
+    env,
+    listen: listenAddress,
+    web,
+    log,
+    shard: shard && shard.count > 1 ? shard : undefined,
+    ...(values['web.enable-lifecycle'] ? { reload } : {}),
+  });
+  running.exporter = exporter;
   return {
+    reload,
     stop: async () => {
       log.info('shutting down');
       await exporter.stop();
     },
   };
+}
+
+export type ReloadResult = { ok: true } | { ok: false; error: string };
+
+/** A file's text, or undefined when it cannot be read (only compared, to notice a change). */
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Loads and checks the configuration file, as at start-up and at every reload: the file itself, then
+ * this shard's share of the targets, then every key they use. Problems are appended to `problems`,
+ * those of the file's own keys prefixed with its name.
+ */
+function readConfig(
+  configFile: string,
+  shard: { index: number; count: number } | undefined,
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+): { config?: Readonly<Config>; credentials?: CredentialSource } {
+  let config: Readonly<Config>;
+  try {
+    config = loadConfigFile(configFile);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems.map((p) => (p.startsWith('--') ? p : `${configFile}: ${p}`)));
+    return {};
+  }
+  if (shard && shard.count > 1) {
+    const owned = new Set(selectShard(config.targets.map((t) => ({ project_id: t.projectId, region: t.region })), shard).map((k) => `${k.project_id}/${k.region}`));
+    config = Object.freeze({ ...config, targets: Object.freeze(config.targets.filter((t) => owned.has(`${t.projectId}/${t.region}`))) });
+  }
+  const credentials = new CredentialSource(config.credentials, env);
+  // Every key the targets use (the exporter builds its own ring, with logging).
+  const keyProblems = new KeyRing(config, { env }, credentials).check();
+  problems.push(...keyProblems.map((p) => (/^(credentials|accounts)\./.test(p) ? `${configFile}: ${p}` : p)));
+  return keyProblems.length > 0 ? {} : { config, credentials };
 }
 
 function parseShard(values: Record<string, string | boolean | undefined>, problems: string[], env: NodeJS.ProcessEnv): { index: number; count: number } | undefined {
@@ -199,6 +263,8 @@ async function cli(): Promise<void> {
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  // SIGHUP re-reads the configuration file (Prometheus's convention); the outcome is logged and exposed as metrics.
+  process.on('SIGHUP', () => void running.reload());
 }
 
 /** True when this file is the program node was started with (also through the npm bin symlink). */

@@ -143,6 +143,16 @@ export const HEALTH_FAMILIES = {
     help: 'Targets (project and region pairs) this exporter polls, out of all configured.',
     labelNames: [],
   },
+  reloadSuccessful: {
+    name: 'cph_config_last_reload_successful',
+    help: 'Whether the last configuration reload (SIGHUP or POST /-/reload) succeeded; 1 at start-up.',
+    labelNames: [],
+  },
+  reloadSuccessTime: {
+    name: 'cph_config_last_reload_success_timestamp_seconds',
+    help: 'Unix time of the last successful configuration load (start-up or reload).',
+    labelNames: [],
+  },
   buildInfo: {
     name: 'cph_build_info',
     help: 'Build information of cph-exporter; always 1.',

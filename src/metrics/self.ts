@@ -40,6 +40,9 @@ export class SelfMetrics {
   private readonly retries: Counter;
   private readonly apiErrors: Counter;
   private readonly skipped: Counter;
+  private readonly reloadSuccessful: Gauge;
+  private readonly reloadSuccessTime: Gauge;
+  private readonly clock: () => number;
   private health: readonly TargetHealth[] = [];
   private accessPorts: () => readonly { projectId: string; region: string; unaddressable: number }[] = () => [];
 
@@ -86,6 +89,10 @@ export class SelfMetrics {
     this.retries = new Counter({ ...H.apiRetries, registers });
     this.apiErrors = new Counter({ ...H.apiErrors, registers });
     this.skipped = new Counter({ ...H.pollsSkipped, registers });
+    this.clock = now;
+    this.reloadSuccessful = new Gauge({ ...H.reloadSuccessful, registers });
+    this.reloadSuccessTime = new Gauge({ ...H.reloadSuccessTime, registers });
+    this.configLoaded(true);
     new Gauge({ ...H.buildInfo, registers }).set({ ...build, nodejs_version: process.version }, 1);
     if (options.shard) {
       new Gauge({ ...H.shardInfo, registers }).set({ shard_index: String(options.shard.index), shard_count: String(options.shard.count) }, 1);
@@ -122,8 +129,19 @@ export class SelfMetrics {
     for (const reason of reasons) this.failures.inc({ project_id: projectId, region, reason }, 0);
   }
 
+  /** Removes a target's counters (it left the configuration): its series vanish from the next scrape. */
+  forgetTarget(projectId: string, region: string, reasons: readonly string[]): void {
+    for (const reason of reasons) this.failures.remove({ project_id: projectId, region, reason });
+  }
+
   countFailure(projectId: string, region: string, reason: string): void {
     this.failures.inc({ project_id: projectId, region, reason });
+  }
+
+  /** A configuration load (start-up or reload) succeeded or was rejected. */
+  configLoaded(success: boolean): void {
+    this.reloadSuccessful.set(success ? 1 : 0);
+    if (success) this.reloadSuccessTime.set(Math.floor(this.clock() / 1000));
   }
 
   countSkippedPoll(): void {

@@ -66,7 +66,7 @@ export class KeyPolicy {
 
   constructor(
     readonly id: KeyName,
-    private readonly backoffMs: number,
+    readonly backoffMs: number,
     private readonly now: () => number = Date.now,
   ) {}
 

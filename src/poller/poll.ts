@@ -47,11 +47,11 @@ export class Poller {
   private running: Promise<void> | undefined;
   private readonly shutdown = new AbortController();
   private readonly now: () => number;
-  private readonly states: TargetState[];
+  private states: TargetState[];
   /** One policy per key: one account's refused key never holds back another account's targets. */
   private readonly policies = new Map<KeyName, KeyPolicy>();
 
-  constructor(private readonly deps: PollerDeps) {
+  constructor(private deps: PollerDeps) {
     this.now = deps.now ?? Date.now;
     this.states = deps.config.targets.map((t) => new TargetState(t, keyOf(t)));
     for (const s of this.states) {
@@ -74,10 +74,44 @@ export class Poller {
     return this.running;
   }
 
+  /** Resolves when no poll is running (at once if none is). */
+  async settled(): Promise<void> {
+    await this.running;
+  }
+
   /** Aborts the poll in flight (if any) and waits for it to wind down. No poll starts afterwards. */
   async stop(): Promise<void> {
     this.shutdown.abort(new CphApiError('CPH_ABORTED', 'exporter is shutting down'));
     await this.running;
+  }
+
+  /**
+   * Takes a new configuration (a reload, or targets whose project was just discovered) for the next
+   * poll. A target that stays (same key, project, region and endpoint) keeps its state: its listing,
+   * back-off and page horizons; a new one starts fresh; a removed one's series vanish from the
+   * publication now. A poll still running finishes under the old settings; what it finds about
+   * removed targets is dropped.
+   */
+  reconfigure(next: Pick<PollerDeps, 'config' | 'client' | 'credentials' | 'accounts'>): void {
+    const kept = new Map(this.states.map((s) => [identity(s.target), s]));
+    this.deps = { ...this.deps, ...next };
+    const states = next.config.targets.map((t) => kept.get(identity(t)) ?? new TargetState(t, keyOf(t)));
+    for (const s of states) {
+      if (kept.get(identity(s.target)) !== s) this.deps.metrics.declareTarget(s.target.projectId, s.target.region, FAILURE_REASONS);
+      kept.delete(identity(s.target));
+    }
+    for (const gone of kept.values()) this.deps.metrics.forgetTarget(gone.target.projectId, gone.target.region, FAILURE_REASONS);
+    this.states = states;
+    const keys = new Set(states.map((s) => s.key));
+    for (const key of this.policies.keys()) if (!keys.has(key)) this.policies.delete(key);
+    for (const key of keys) {
+      // A key whose back-off setting changed starts a new policy; the others keep their run and block.
+      const policy = this.policies.get(key);
+      if (!policy || policy.backoffMs !== next.config.poll.authFailureBackoffMs) {
+        this.policies.set(key, new KeyPolicy(key, next.config.poll.authFailureBackoffMs, this.now));
+      }
+    }
+    if (kept.size > 0) this.republish();
   }
 
   /** Health of every target polled at least once, as the gauges show it. */
@@ -224,10 +258,21 @@ export class Poller {
     const { maxStalenessMs } = this.deps.config.poll;
     states.forEach((s, i) => transitions[i]?.(s, now));
     for (const s of this.states) s.expireStale(now, maxStalenessMs);
+    this.republish();
+  }
+
+  /** The current states' listings, readiness and health, published in one synchronous step. */
+  private republish(): void {
     this.deps.store.publish(
       this.states.flatMap((s) => s.series ?? []),
-      this.states.every((s) => s.phase.kind !== 'new'),
+      // Once ready, a reload that adds targets does not make the exporter unready again.
+      this.deps.store.isReady() || this.states.every((s) => s.phase.kind !== 'new'),
     );
     this.deps.metrics.publishHealth(this.health());
   }
+}
+
+/** What makes a target "the same" across a reload: its key, project, region and endpoint. */
+function identity(t: Target): string {
+  return `${keyOf(t)}\0${t.projectId}\0${t.region}\0${t.endpoint}`;
 }

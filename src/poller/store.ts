@@ -36,12 +36,17 @@ export class SnapshotStore {
   private current: PublishedResources;
   private ready = false;
 
-  constructor(private readonly options: { withInfo: boolean }) {
+  constructor(private options: { withInfo: boolean }) {
     this.current = publication(0, resourceChunks([], options.withInfo), []);
   }
 
   get resources(): PublishedResources {
     return this.current;
+  }
+
+  /** New rendering options (a reload), used from the next publication on. */
+  configure(options: { withInfo: boolean }): void {
+    this.options = options;
   }
 
   /** Ready once every target has finished its first poll, whatever the result. */

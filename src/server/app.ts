@@ -16,6 +16,8 @@ export interface AppDeps {
   basicAuth?: BasicAuth | undefined;
   /** Extra response headers from the web config's http_server_config.headers. */
   headers?: Readonly<Record<string, string>> | undefined;
+  /** `POST /-/reload` re-reads the configuration (only with --web.enable-lifecycle, as in Prometheus). */
+  reload?: (() => Promise<{ ok: true } | { ok: false; error: string }>) | undefined;
 }
 
 /** Bodies smaller than this are not worth compressing. */
@@ -187,8 +189,23 @@ export function createApp(deps: AppDeps): Express {
     res.type('html').send(landingPage(deps.version));
   });
 
+  app.post('/-/reload', async (_req, res) => {
+    if (!deps.reload) {
+      res.status(403).type('text/plain').send('Lifecycle API is not enabled.\n');
+      return;
+    }
+    const result = await deps.reload();
+    // The problems name keys and files, never a value (as at start-up), so they can be shown to the caller.
+    if (result.ok) res.type('text/plain').send('configuration reloaded\n');
+    else res.status(500).type('text/plain').send(`failed to reload config: ${result.error}\n`);
+  });
+
   const known = new Set(['/', '/metrics', '/sd/access-ports', '/healthz', '/readyz']);
   app.use((req, res) => {
+    if (req.path === '/-/reload') {
+      res.set('Allow', 'POST').status(405).type('text/plain').send('method not allowed\n');
+      return;
+    }
     if (known.has(req.path)) {
       res.set('Allow', 'GET, HEAD').status(405).type('text/plain').send('method not allowed\n');
       return;

@@ -14,7 +14,7 @@ import { promtool } from '../helpers/tools.js';
  * and review the diff.
  */
 
-const VOLATILE_VALUE = /^(cph_poll_duration_seconds|cph_poll_last_success_timestamp_seconds|cph_api_request_duration_seconds_sum)\b/;
+const VOLATILE_VALUE = /^(cph_poll_duration_seconds|cph_poll_last_success_timestamp_seconds|cph_config_last_reload_success_timestamp_seconds|cph_api_request_duration_seconds_sum)\b/;
 const BUCKET = /^cph_api_request_duration_seconds_bucket\{.*le="(?!\+Inf)/;
 
 function normalise(text: string): string {
