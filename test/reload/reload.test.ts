@@ -45,7 +45,7 @@ function configText(url: string, projects: string[], schedule: string): string {
     `  schedule: "${schedule}"`,
     '  timeout: 800ms',
     'api:',
-    '  request_timeout: 500ms',
+    '  request_timeout: 300ms',
     '',
   ].join('\n');
 }
