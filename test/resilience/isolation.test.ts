@@ -129,6 +129,31 @@ describe('a 401 for one project of a key', () => {
     },
   );
 
+  it("each poll's probe goes to a target that succeeded last time, and the rest wait for its answer", async () => {
+    sim = await startSimulator({ seed: 10, projects: Object.fromEntries([P, Q, R].map((p) => [p, { encodeServers: 5, cloudPhoneServers: 1 }])) });
+    const clock = new FakeClock();
+    exporter = await startClockedExporter(sim, { targets: [P, Q, R].map((projectId) => ({ projectId })), clock });
+    await settled(exporter);
+    // P, first in the configuration, fails one poll (a 500 is not retried).
+    sim.faults.set({ kind: 'error-500', projectId: P, count: 1 });
+    clock.advance(60_000);
+    await exporter.poll();
+    expect((await view(exporter.url)).up(P)).toBe(0);
+    // Next poll: each answer takes 300 ms, so the probe is seen alone at the simulator.
+    sim.latencyMs = 300;
+    sim.resetStats();
+    clock.advance(60_000);
+    const polled = exporter.poll();
+    while (sim.stats.inFlight === 0) await new Promise((r) => setTimeout(r, 5));
+    const inFlight = [P, Q, R].map((p) => sim!.stats.project(p).inFlight);
+    await polled;
+    sim.latencyMs = 0;
+    expect(inFlight).toEqual([0, 1, 0]); // Q, which succeeded last time, not P
+    expect(sim.stats.maxInFlight).toBeGreaterThan(1); // once it answered, the others went together
+    const v = await view(exporter.url);
+    for (const p of [P, Q, R]) expect(v.up(p)).toBe(1);
+  });
+
   it('a 401 saying the key itself is bad (signature failure) blocks the key at once: one failure per window, the others held', async () => {
     sim = await startSimulator({ seed: 8, projects: Object.fromEntries([P, Q, R].map((p) => [p, { encodeServers: 25, cloudPhoneServers: 3 }])) });
     const clock = new FakeClock();
