@@ -191,14 +191,30 @@ describe('CphClient', () => {
     expect(received).toHaveLength(2);
     received = [];
     replies = [{ status: 429, headers: { 'Retry-After': '30' }, body: '{}' }];
-    const err = await failure(list(newClient(), {}, AbortSignal.timeout(200)));
-    expect(err.code).toBe('CPH_THROTTLED');
-    expect(received).toHaveLength(1); // the 429 was not retried: its Retry-After lies beyond the 200 ms deadline
+    // The caller's deadline comes while the client waits the 30 s asked for: an event (the wait began), not a
+    // 200 ms timer that a slow machine could spend before the 429 even arrives.
+    const deadline = new AbortController();
+    const waits = vi.spyOn(globalThis, 'setTimeout');
+    let err: CphApiError;
+    try {
+      const pending = failure(list(newClient(), {}, deadline.signal));
+      await vi.waitFor(() => expect(waits.mock.calls.map(([, ms]) => ms)).toContain(30_000), { timeout: 10_000 });
+      deadline.abort(new Error('poll deadline'));
+      err = await pending;
+    } finally {
+      waits.mockRestore();
+    }
+    expect(err.code).toBe('CPH_THROTTLED'); // the last real error, not "aborted"
+    expect(received).toHaveLength(1); // the 429 was not retried: its Retry-After lies beyond the deadline
   });
 
   it('parses Retry-After as seconds or an HTTP date', () => {
     expect(parseRetryAfter('7')).toBe(7);
-    expect(parseRetryAfter(new Date(Date.now() + 5000).toUTCString())).toBeGreaterThanOrEqual(4);
+    // An HTTP date is read against the `now` given (a fixed instant, not the machine's clock), rounded up.
+    const now = Date.parse('Thu, 03 Dec 2026 09:00:00 GMT');
+    expect(parseRetryAfter('Thu, 03 Dec 2026 09:00:05 GMT', now)).toBe(5);
+    expect(parseRetryAfter('Thu, 03 Dec 2026 09:00:05 GMT', now + 300)).toBe(5);
+    expect(parseRetryAfter('Thu, 03 Dec 2026 08:59:00 GMT', now)).toBe(0); // a date in the past: retry at once
     expect(parseRetryAfter('soon')).toBeUndefined();
     expect(parseRetryAfter(undefined)).toBeUndefined();
   });
