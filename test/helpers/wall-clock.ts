@@ -30,7 +30,11 @@ export function wallClockAsserts(file: string, source: string): string[] {
   lines.forEach((line, i) => {
     const subject = firstArgument(line);
     if (subject === undefined || !BOUND.test(line)) return;
-    if ((clock.test(subject) && subject.includes('-')) || [...measured].some((v) => new RegExp(`\\b${v}\\b`).test(subject))) found.push(`${file}:${i + 1}: ${line.trim()}`);
+    const isMeasured = (code: string): boolean => (clock.test(code) && code.includes('-')) || [...measured].some((v) => new RegExp(`\\b${v}\\b`).test(code));
+    // Either way round: `expect(seconds).toBeLessThan(5)` and `expect(5).toBeGreaterThan(seconds)`.
+    const bound = matcherArgument(line);
+    const constantSubject = /^\s*[\d_.]+\s*$/.test(subject);
+    if (isMeasured(subject) || (constantSubject && bound !== undefined && isMeasured(bound))) found.push(`${file}:${i + 1}: ${line.trim()}`);
   });
   return found;
 }
@@ -38,15 +42,25 @@ export function wallClockAsserts(file: string, source: string): string[] {
 /** The first argument of the first `expect(` on the line (its message argument may mention anything). */
 function firstArgument(line: string): string | undefined {
   const start = line.indexOf('expect(');
-  if (start < 0) return undefined;
+  return start < 0 ? undefined : argumentAt(line, start + 'expect('.length);
+}
+
+/** The first argument of the bound matcher on the line (toBeLessThan(...) and the like). */
+function matcherArgument(line: string): string | undefined {
+  const m = BOUND.exec(line);
+  return m ? argumentAt(line, m.index + m[0].length) : undefined;
+}
+
+/** The text from `from` up to the first top-level `,` or the closing parenthesis. */
+function argumentAt(line: string, from: number): string {
   let depth = 0;
-  for (let i = start + 'expect('.length; i < line.length; i++) {
+  for (let i = from; i < line.length; i++) {
     const c = line[i];
     if (c === '(' || c === '[' || c === '{') depth++;
     else if (c === ')' || c === ']' || c === '}') {
-      if (depth === 0) return line.slice(start + 7, i);
+      if (depth === 0) return line.slice(from, i);
       depth--;
-    } else if (c === ',' && depth === 0) return line.slice(start + 7, i);
+    } else if (c === ',' && depth === 0) return line.slice(from, i);
   }
-  return line.slice(start + 7);
+  return line.slice(from);
 }
