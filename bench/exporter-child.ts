@@ -10,6 +10,7 @@ import { validateListEncodeServersResponse } from '../src/cph/validate.js';
 import { createClient, startExporter, type RunningExporter } from '../src/exporter.js';
 import { silentLogger } from '../src/log/logger.js';
 import { TargetSeriesBuilder } from '../src/metrics/convert.js';
+import { estateFamilies } from '../src/metrics/resources.js';
 import { SelfMetrics, type TargetHealth } from '../src/metrics/self.js';
 import { Poller } from '../src/poller/poll.js';
 import { SnapshotStore } from '../src/poller/store.js';
@@ -70,7 +71,7 @@ async function measure(run: () => Promise<unknown>): Promise<PollMeasurement> {
 /** The poller and what it needs, without the HTTP server (as `startExporter` wires them). */
 function createPoller(config: Readonly<Config>): { poll(): Promise<void>; close(): Promise<void>; store: SnapshotStore; health(): TargetHealth[] } {
   const metrics = new SelfMetrics({ version: 'bench', revision: 'bench' });
-  const store = new SnapshotStore({ withInfo: config.metrics.encodeServerInfo });
+  const store = new SnapshotStore({ withInfo: config.metrics.encodeServerInfo, estateFamilies: estateFamilies(config.resources, config.metrics.phoneInfo) });
   const client = createClient(config, metrics.observer);
   const poller = new Poller({ config, client, credentials, store, metrics, log });
   return {
@@ -86,7 +87,7 @@ function createPoller(config: Readonly<Config>): { poll(): Promise<void>; close(
 
 function assertPolled(poller: { health(): TargetHealth[] }): void {
   const health = poller.health()[0];
-  if (!health?.up) throw new Error(`poll failed: ${health?.errorReason ?? 'no outcome'}`);
+  if (!health?.up) throw new Error(`poll failed: ${health?.resources.map((r) => `${r.resource} ${r.errorReason ?? 'ok'}`).join(', ') ?? 'no outcome'}`);
 }
 
 function delayOf(h: ReturnType<typeof monitorEventLoopDelay>): LoopDelay {

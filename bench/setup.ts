@@ -1,5 +1,6 @@
 /** What the benchmark's children share: the project, the credentials and the exporter configuration. */
 import { type Config, parseConfig } from '../src/config/load.js';
+import type { ResourceName } from '../src/config/schema.js';
 import type { Credentials } from '../src/cph/types.js';
 import { DEMO_ACCESS_KEY, DEMO_SECRET_KEY } from '../src/simulator/demo-credentials.js';
 
@@ -13,6 +14,9 @@ export interface PollSettings {
   requestsPerSecond?: number | undefined;
   burst?: number | undefined;
   maxPages?: number | undefined;
+  /** What to list; default the encode servers only (issue 6's scenarios), the estate scenario lists all three. */
+  resources?: readonly ResourceName[] | undefined;
+  phoneInfo?: boolean | undefined;
 }
 
 /**
@@ -28,7 +32,9 @@ export function benchConfig(simUrl: string, settings: PollSettings = {}): Readon
   if (settings.maxPages !== undefined) poll.max_pages = settings.maxPages;
   return parseConfig({
     targets: [{ project_id: BENCH_PROJECT, region: BENCH_REGION, endpoint: simUrl }],
+    resources: settings.resources ?? ['encode_servers'],
     poll,
     api,
+    ...(settings.phoneInfo !== undefined ? { metrics: { phone_info: settings.phoneInfo } } : {}),
   });
 }

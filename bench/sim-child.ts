@@ -19,6 +19,24 @@ serveCommands({
     });
     return sim.listen(0, '127.0.0.1');
   },
+  /**
+   * The estate scenario: `phoneServers` cloud-phone servers with one encode server each (no orphans: the same
+   * servers whatever the number of phones) and `phones` cloud phones spread over them.
+   */
+  async startEstate(args: { phoneServers: number; phones: number; latencyMs: number }): Promise<string> {
+    sim = createSimulator({
+      seed: 7,
+      projects: { [BENCH_PROJECT]: { encodeServers: args.phoneServers, cloudPhoneServers: args.phoneServers, phones: args.phones, orphans: 0 } },
+      credentials: { [DEMO_ACCESS_KEY]: DEMO_SECRET_KEY },
+      latencyMs: args.latencyMs,
+      lockout: false,
+    });
+    sim.estate(BENCH_PROJECT); // built now, not during the first poll
+    return sim.listen(0, '127.0.0.1');
+  },
+  operationStats(args: { operation: string }): unknown {
+    return sim?.stats.operation(args.operation);
+  },
   setLatency(args: { latencyMs: number }): void {
     if (sim) sim.latencyMs = args.latencyMs;
   },

@@ -107,14 +107,35 @@ function timeseries(title: string, description: string, span: number): Timeserie
     .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending));
 }
 
-function stackedByStatus(panel: TimeseriesPanelBuilder): TimeseriesPanelBuilder {
+/** Colours of the phone and phone-server statuses (src/metrics/enums.ts): failures red, transitions orange or blue. */
+const ESTATE_STATUS_COLORS: Record<string, string> = {
+  running: 'green',
+  abnormal: 'red',
+  reset_failed: 'dark-red',
+  restart_failed: 'dark-red',
+  creation_failed: 'dark-red',
+  shutdown_failed: 'dark-red',
+  creating: 'blue',
+  starting: 'blue',
+  resetting: 'orange',
+  restarting: 'orange',
+  shutting_down: 'yellow',
+  shutdown: 'text',
+  frozen: 'purple',
+  unknown: 'purple',
+};
+
+/** Phone statuses that CphPhonesFailing alerts on. */
+const FAILING_PHONES = 'status=~"abnormal|.+_failed"';
+
+function stackedByStatus(panel: TimeseriesPanelBuilder, colors: Record<string, string> = STATUS_COLORS): TimeseriesPanelBuilder {
   let p = panel
     .unit('short')
     .decimals(0)
     .min(0)
     .fillOpacity(30)
     .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal));
-  for (const [status, color] of Object.entries(STATUS_COLORS)) p = p.overrideByName(status, [fixedColor(color)]);
+  for (const [status, color] of Object.entries(colors)) p = p.overrideByName(status, [fixedColor(color)]);
   return p;
 }
 
@@ -249,6 +270,96 @@ function serversRow(d: DashboardBuilder): DashboardBuilder {
  * Reachability: what blackbox_exporter finds when it probes the ports /sd/access-ports lists (the probe jobs of
  * prometheus/cph-exporter-probes.prometheus.yml). Empty without those jobs.
  */
+/**
+ * The estate: phone servers and phones beside the encode servers, joined by server_id. Totals read the recording
+ * rules; the join and the per-server table read the exporter's series (the rules do not keep server_id).
+ */
+function estateRow(d: DashboardBuilder): DashboardBuilder {
+  const PHONES = `sum by (project_id, region, server_id) (cph_phones{${SERVER}`;
+  return d
+    .withRow(new RowBuilder('Estate: cloud-phone servers and phones'))
+    .withPanel(
+      stat('Cloud-phone servers', 'Cloud-phone servers of the selected projects and regions (ListCloudPhoneServers), as of the last poll.',
+        `sum(project_region_status:cph_phone_servers:sum{${TARGET}})`, [[null, 'blue']]),
+    )
+    .withPanel(
+      stat('Phone servers not running', 'Cloud-phone servers in any status but running. Alert: CphPhoneServerNotRunning (while their encode server runs).',
+        `sum(project_region_status:cph_phone_servers:sum{${TARGET}, status!="running"}) or vector(0)`, [[null, 'green'], [1, 'orange']]),
+    )
+    .withPanel(
+      stat('Cloud phones', 'Cloud phones of the selected projects and regions (ListCloudPhones), as of the last poll.',
+        `sum(project_region_status:cph_phones:sum{${TARGET}})`, [[null, 'blue']]),
+    )
+    .withPanel(
+      stat('Phones failed or abnormal', 'Phones abnormal or in a *_failed status. Alert: CphPhonesFailing.',
+        `sum(project_region_status:cph_phones:sum{${TARGET}, ${FAILING_PHONES}}) or vector(0)`, [[null, 'green'], [1, 'red']]),
+    )
+    .withPanel(
+      stat('Encode servers without phone server', 'server_ids named by encode servers but absent from the phone-server listing. Alert: CphEncodeServerWithoutPhoneServer.',
+        `count(count by (project_id, region, server_id) (cph_encode_servers{${TARGET}}) unless on (project_id, region, server_id) cph_phone_servers) or vector(0)`,
+        [[null, 'green'], [1, 'orange']]),
+    )
+    .withPanel(
+      stat('Phone servers without encode server', 'Cloud-phone servers that no encode server names. Alert: CphPhoneServerWithoutEncodeServer.',
+        `count(count by (project_id, region, server_id) (cph_phone_servers{${TARGET}}) unless on (project_id, region, server_id) cph_encode_servers) or vector(0)`,
+        [[null, 'green'], [1, 'orange']]),
+    )
+    .withPanel(
+      stackedByStatus(timeseries('Phones by status', 'Stacked count per phone status, from the recording rule project_region_status:cph_phones:sum.', 12), ESTATE_STATUS_COLORS)
+        .withTarget(query('A', `sum by (status) (project_region_status:cph_phones:sum{${TARGET}})`, '{{status}}')),
+    )
+    .withPanel(
+      stackedByStatus(timeseries('Phone servers by status', 'Stacked count per cloud-phone server status, from project_region_status:cph_phone_servers:sum.', 12), ESTATE_STATUS_COLORS)
+        .withTarget(query('A', `sum by (status) (project_region_status:cph_phone_servers:sum{${TARGET}})`, '{{status}}')),
+    )
+    .withPanel(
+      new TablePanelBuilder()
+        .title('Per cloud-phone server: its encode servers and its phones')
+        .description(
+          'One row per server_id, joined across the three listings: the phone server\'s status (empty when it is missing ' +
+            'from the listing), its encode servers (all, running) and its phones (all, running, failed or abnormal).',
+        )
+        .datasource(ds)
+        .span(24)
+        .height(10)
+        .withTarget(instantTable('A', `max by (project_id, region, server_id, status) (cph_phone_servers{${SERVER}})`))
+        .withTarget(instantTable('B', `sum by (project_id, region, server_id) (cph_encode_servers{${SERVER}})`))
+        .withTarget(instantTable('C', `sum by (project_id, region, server_id) (cph_encode_servers{${SERVER}, status="running"})`))
+        .withTarget(instantTable('D', `${PHONES}})`))
+        .withTarget(instantTable('E', `${PHONES}, status="running"})`))
+        .withTarget(instantTable('F', `${PHONES}, ${FAILING_PHONES}})`))
+        .withTransformation({ id: 'merge', options: {} })
+        .withTransformation({
+          id: 'organize',
+          options: {
+            excludeByName: { Time: true, 'Value #A': true },
+            renameByName: {
+              status: 'phone server status',
+              'Value #B': 'encode servers',
+              'Value #C': 'encode running',
+              'Value #D': 'phones',
+              'Value #E': 'phones running',
+              'Value #F': 'phones failed/abnormal',
+            },
+            indexByName: {},
+          },
+        })
+        .sortBy([new common.TableSortByFieldStateBuilder().displayName('phones failed/abnormal').desc(true)])
+        .filterable(true)
+        .overrideByName('phones failed/abnormal', [
+          { id: 'custom.cellOptions', value: { type: common.TableCellDisplayMode.ColorBackground } },
+          { id: 'thresholds', value: { mode: ThresholdsMode.Absolute, steps: [{ value: null, color: 'green' }, { value: 1, color: 'red' }] } },
+        ])
+        .overrideByName('phone server status', [
+          { id: 'custom.cellOptions', value: { type: common.TableCellDisplayMode.ColorBackground } },
+          {
+            id: 'mappings',
+            value: Object.entries(ESTATE_STATUS_COLORS).map(([status, color]) => ({ type: MappingType.ValueToText, options: { [status]: { color, index: 0 } } })),
+          },
+        ]),
+    );
+}
+
 function reachabilityRow(d: DashboardBuilder): DashboardBuilder {
   return d
     .withRow(new RowBuilder('Reachability (blackbox probes of public ports)'))
@@ -407,12 +518,13 @@ export function buildDashboard(): Dashboard {
       labelVariable(
         'server_id',
         'Cloud-phone server',
-        'Cloud-phone servers; scopes the "Encode servers" row only (the fleet panels use recording rules per project and region).',
+        'Cloud-phone servers (those named by encode servers); scopes the "Encode servers" row and the per-server table only (the fleet and estate totals use recording rules per project and region).',
         'label_values(cph_encode_servers{project_id=~"$project_id", region=~"$region"}, server_id)',
       ),
     );
   d = fleetRow(d);
   d = serversRow(d);
+  d = estateRow(d);
   d = reachabilityRow(d);
   d = healthRow(d);
   return d.build();

@@ -3,6 +3,7 @@ import { type ClientObserver, CphClient } from './cph/client.js';
 import { KeyRing } from './credentials/accounts.js';
 import type { CredentialProvider } from './credentials/provider.js';
 import type { Logger } from './log/logger.js';
+import { estateFamilies } from './metrics/resources.js';
 import { SelfMetrics, type TargetHealth } from './metrics/self.js';
 import { Poller } from './poller/poll.js';
 import { routeCronLogs, type Schedule, startSchedule } from './poller/schedule.js';
@@ -85,7 +86,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
       ...(options.shard ? { shard: { ...options.shard, targets: config.targets.length } } : {}),
     },
   );
-  const store = new SnapshotStore({ withInfo: config.metrics.encodeServerInfo });
+  const store = new SnapshotStore({ withInfo: config.metrics.encodeServerInfo, estateFamilies: estateFamilies(config.resources, config.metrics.phoneInfo) });
   metrics.observeAccessPorts(() => store.resources.accessPorts.targets);
   let client = createClient(config, metrics.observer);
   const keyRing = (c: Readonly<Config>): KeyRing =>
@@ -140,7 +141,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
       client = createClient(next, metrics.observer);
       void poller.settled().then(() => old.close());
     }
-    store.configure({ withInfo: next.metrics.encodeServerInfo });
+    store.configure({ withInfo: next.metrics.encodeServerInfo, estateFamilies: estateFamilies(next.resources, next.metrics.phoneInfo) });
     poller.reconfigure({ config: next, client, credentials: options.credentials, accounts });
     if (ticking && previous.poll.schedule !== next.poll.schedule) {
       const old = schedule;

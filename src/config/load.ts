@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import cron from 'node-cron';
 import YAML from 'yaml';
 import { describeIssues } from './issues.js';
-import { type ConfigFile, ConfigFileSchema } from './schema.js';
+import { type ConfigFile, ConfigFileSchema, RESOURCE_NAMES, type ResourceName } from './schema.js';
 import { formatDuration } from './units.js';
 
 /** A validated target: one project in one region. */
@@ -53,7 +53,9 @@ export interface Config {
     maxRetries: number;
     maxResponseBytes: number;
   };
-  metrics: { encodeServerInfo: boolean };
+  /** What is listed for every target, in `RESOURCE_NAMES` order. */
+  resources: readonly ResourceName[];
+  metrics: { encodeServerInfo: boolean; phoneInfo: boolean };
 }
 
 /** Every problem found in a configuration, one line each, each naming its key. */
@@ -159,7 +161,8 @@ function toModel(file: ConfigFile): Readonly<Config> {
       maxRetries: file.api.max_retries,
       maxResponseBytes: file.api.max_response_bytes,
     },
-    metrics: { encodeServerInfo: file.metrics.encode_server_info },
+    resources: RESOURCE_NAMES.filter((r) => file.resources.includes(r)),
+    metrics: { encodeServerInfo: file.metrics.encode_server_info, phoneInfo: file.metrics.phone_info },
   });
 }
 

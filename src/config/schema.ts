@@ -170,10 +170,23 @@ const api = z.strictObject({
 
 const metrics = z.strictObject({
   encode_server_info: z.boolean(expecting('true or false')).default(true),
+  // One series per cloud phone: off by default, an estate has hundreds of thousands of phones.
+  phone_info: z.boolean(expecting('true or false')).default(false),
 });
+
+/** What the exporter can list for each target; the names are the `resource` label of `cph_resource_up`. */
+export const RESOURCE_NAMES = ['encode_servers', 'phone_servers', 'phones'] as const;
+export type ResourceName = (typeof RESOURCE_NAMES)[number];
+
+const resources = z
+  .array(z.enum(RESOURCE_NAMES))
+  .min(1, 'list at least one resource')
+  .refine((list) => new Set(list).size === list.length, 'lists a resource twice')
+  .default([...RESOURCE_NAMES]);
 
 export const ConfigFileSchema = z.strictObject({
   targets: z.array(target).min(1, 'at least one target is required'),
+  resources,
   credentials: credentials.default({}),
   accounts: z
     .record(z.string().regex(ACCOUNT_NAME_PATTERN, 'account names are 1-64 letters, digits, "_", "." or "-", starting with a letter or digit'), account)

@@ -70,8 +70,13 @@ export type ResourceFamilyKey = keyof typeof RESOURCE_FAMILIES;
 export const HEALTH_FAMILIES = {
   up: {
     name: 'cph_up',
-    help: 'Whether the last poll of the project and region completed (1), or failed or was held back by an authentication back-off (0).',
+    help: 'Whether the last poll of the project and region completed every resource it lists (1), or not: one failed, or the target was held back by an authentication back-off (0).',
     labelNames: ['project_id', 'region'],
+  },
+  resourceUp: {
+    name: 'cph_resource_up',
+    help: 'Whether the last listing of the resource (encode_servers, phone_servers, phones) of the project and region completed (1) or failed (0).',
+    labelNames: ['project_id', 'region', 'resource'],
   },
   pollDuration: {
     name: 'cph_poll_duration_seconds',
@@ -80,18 +85,23 @@ export const HEALTH_FAMILIES = {
   },
   lastSuccess: {
     name: 'cph_poll_last_success_timestamp_seconds',
-    help: 'Unix time of the last successful poll of the project and region.',
-    labelNames: ['project_id', 'region'],
+    help: 'Unix time of the last complete listing of the resource of the project and region.',
+    labelNames: ['project_id', 'region', 'resource'],
   },
   failures: {
     name: 'cph_poll_failures_total',
-    help: 'Polls of the project and region that failed, by cause.',
-    labelNames: ['project_id', 'region', 'reason'],
+    help: 'Listings of the resource of the project and region that failed, by cause.',
+    labelNames: ['project_id', 'region', 'resource', 'reason'],
+  },
+  disagreements: {
+    name: 'cph_listing_disagreements_total',
+    help: 'Listings of phone servers or phones whose pages disagreed with the API\'s total (count): records created or deleted meanwhile, or a page short of it. Each is listed again once; a second disagreement fails the listing as inconsistent.',
+    labelNames: ['project_id', 'region', 'resource'],
   },
   error: {
     name: 'cph_poll_error',
-    help: 'Set to 1, labelled with the cause, while the last poll of the project and region has failed; absent when it succeeded.',
-    labelNames: ['project_id', 'region', 'reason'],
+    help: 'Set to 1, labelled with the cause, while the last listing of the resource of the project and region has failed; absent when it succeeded.',
+    labelNames: ['project_id', 'region', 'resource', 'reason'],
   },
   authBackoff: {
     name: 'cph_target_auth_backoff_seconds',

@@ -43,3 +43,11 @@ export function familyChunks(series: Iterable<ResourceSeries>, families: readonl
   const list = [...series];
   return families.flatMap((key) => [FAMILY_HEADERS[key], ...list.flatMap((s) => s.families[key] ?? [])]);
 }
+
+/** The families of phone servers and phones the exporter serves for these resources, in exposition order. */
+export function estateFamilies(resources: readonly string[], phoneInfo: boolean): ResourceFamilyKey[] {
+  return [
+    ...(resources.includes('phone_servers') ? (['phoneServers', 'phoneServerInfo'] as const) : []),
+    ...(resources.includes('phones') ? (['phones', ...(phoneInfo ? (['phoneInfo'] as const) : [])] as const) : []),
+  ];
+}

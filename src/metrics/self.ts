@@ -4,14 +4,24 @@ import { HEALTH_FAMILIES as H } from './catalog.js';
 /** prom-client default metrics that are gauges with a counter's suffix; see the constructor. */
 export const REDUNDANT_TOTAL_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
 
+/** Health of one resource (`encode_servers`, `phone_servers`, `phones`) of a target as of the last poll. */
+export interface ResourceHealth {
+  resource: string;
+  up: boolean;
+  /** Unix ms of its last complete listing. */
+  lastSuccessMs?: number | undefined;
+  errorReason?: string | undefined;
+}
+
 /** Health of one target as of the last poll, as the poller publishes it. */
 export interface TargetHealth {
   projectId: string;
   region: string;
+  /** Every resource of the target completed. */
   up: boolean;
   lastDurationSeconds?: number | undefined;
-  lastSuccessMs?: number | undefined;
-  errorReason?: string | undefined;
+  /** Every enabled resource, each up or failing on its own. */
+  resources: readonly ResourceHealth[];
   /** Unix ms until which the target is in authentication back-off. */
   authBackoffUntilMs?: number | undefined;
 }
@@ -30,9 +40,11 @@ export class SelfMetrics {
   readonly registry = new Registry();
 
   private readonly up: Gauge;
+  private readonly resourceUp: Gauge;
   private readonly pollDuration: Gauge;
   private readonly lastSuccess: Gauge;
   private readonly failures: Counter;
+  private readonly disagreements: Counter;
   private readonly error: Gauge;
   private readonly requests: Counter;
   private readonly cancelled: Counter;
@@ -53,9 +65,11 @@ export class SelfMetrics {
     const registers = [this.registry];
     const now = options.now ?? Date.now;
     this.up = new Gauge({ ...H.up, registers });
+    this.resourceUp = new Gauge({ ...H.resourceUp, registers });
     this.pollDuration = new Gauge({ ...H.pollDuration, registers });
     this.lastSuccess = new Gauge({ ...H.lastSuccess, registers });
     this.failures = new Counter({ ...H.failures, registers });
+    this.disagreements = new Counter({ ...H.disagreements, registers });
     this.error = new Gauge({ ...H.error, registers });
     const self = this;
     new Gauge({
@@ -125,17 +139,28 @@ export class SelfMetrics {
   };
 
   /** Declares the series of a target so that counters start at 0 (an alert on increase() needs that). */
-  declareTarget(projectId: string, region: string, reasons: readonly string[]): void {
-    for (const reason of reasons) this.failures.inc({ project_id: projectId, region, reason }, 0);
+  declareTarget(projectId: string, region: string, resources: readonly string[], reasons: readonly string[]): void {
+    for (const resource of resources) {
+      for (const reason of reasons) this.failures.inc({ project_id: projectId, region, resource, reason }, 0);
+      if (resource !== 'encode_servers') this.disagreements.inc({ project_id: projectId, region, resource }, 0);
+    }
   }
 
   /** Removes a target's counters (it left the configuration): its series vanish from the next scrape. */
-  forgetTarget(projectId: string, region: string, reasons: readonly string[]): void {
-    for (const reason of reasons) this.failures.remove({ project_id: projectId, region, reason });
+  forgetTarget(projectId: string, region: string, resources: readonly string[], reasons: readonly string[]): void {
+    for (const resource of resources) {
+      for (const reason of reasons) this.failures.remove({ project_id: projectId, region, resource, reason });
+      if (resource !== 'encode_servers') this.disagreements.remove({ project_id: projectId, region, resource });
+    }
   }
 
-  countFailure(projectId: string, region: string, reason: string): void {
-    this.failures.inc({ project_id: projectId, region, reason });
+  /** A listing disagreed with its total (it is listed again). */
+  countDisagreement(projectId: string, region: string, resource: string): void {
+    this.disagreements.inc({ project_id: projectId, region, resource });
+  }
+
+  countFailure(projectId: string, region: string, resource: string, reason: string): void {
+    this.failures.inc({ project_id: projectId, region, resource, reason });
   }
 
   /** A configuration load (start-up or reload) succeeded or was rejected. */
@@ -157,6 +182,7 @@ export class SelfMetrics {
   publishHealth(targets: readonly TargetHealth[]): void {
     this.health = targets;
     this.up.reset();
+    this.resourceUp.reset();
     this.pollDuration.reset();
     this.lastSuccess.reset();
     this.error.reset();
@@ -164,8 +190,12 @@ export class SelfMetrics {
       const labels = { project_id: t.projectId, region: t.region };
       this.up.set(labels, t.up ? 1 : 0);
       if (t.lastDurationSeconds !== undefined) this.pollDuration.set(labels, t.lastDurationSeconds);
-      if (t.lastSuccessMs !== undefined) this.lastSuccess.set(labels, t.lastSuccessMs / 1000);
-      if (!t.up && t.errorReason) this.error.set({ ...labels, reason: t.errorReason }, 1);
+      for (const r of t.resources) {
+        const resourceLabels = { ...labels, resource: r.resource };
+        this.resourceUp.set(resourceLabels, r.up ? 1 : 0);
+        if (r.lastSuccessMs !== undefined) this.lastSuccess.set(resourceLabels, r.lastSuccessMs / 1000);
+        if (!r.up && r.errorReason) this.error.set({ ...resourceLabels, reason: r.errorReason }, 1);
+      }
     }
   }
 }

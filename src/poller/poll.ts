@@ -2,6 +2,8 @@ import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { Config, Target } from '../config/load.js';
 import { formatDuration } from '../config/units.js';
+import { RESOURCE_NAMES } from '../config/schema.js';
+import type { ListApi } from '../cph/apis.js';
 import type { AttemptGate, CallOptions, PageResult, TargetRef } from '../cph/client.js';
 import { CphApiError, FAILURE_REASONS, failureReasonOf, isCphApiError } from '../cph/errors.js';
 import { listConsistently, listPages } from '../cph/paging.js';
@@ -13,18 +15,26 @@ import { TargetSeriesBuilder } from '../metrics/convert.js';
 import type { SelfMetrics, TargetHealth } from '../metrics/self.js';
 import { KeyHeldError, KeyPolicy, PROBE_PRIORITY } from './key-policy.js';
 import type { SnapshotStore } from './store.js';
-import { TargetState } from './target-state.js';
+import { type ResourceName, type ResourceResult, TargetState } from './target-state.js';
+import { type EstateListingContext, listPhoneServers, listPhones } from './estate.js';
+import { TargetProbe } from './target-probe.js';
 
 /** The part of the API client the poller uses (a fake can stand in for it in tests). */
 export interface EncodeServerLister {
   listEncodeServers(target: TargetRef, query: ListEncodeServersQuery, call: CallOptions): Promise<PageResult>;
+  /** One page of any list API (phone servers, phones). */
+  list<R>(api: ListApi<R>, target: TargetRef, query: Readonly<Record<string, string | number | undefined>>, call: CallOptions): Promise<PageResult<R>>;
+}
+
+function isResult(v: unknown): v is ResourceResult {
+  return typeof v === 'object' && v !== null && 'kind' in v && !(v instanceof Error);
 }
 
 /** What a poll did to one target, applied when the poll publishes (all targets in one step, at one time). */
 type Transition = (state: TargetState, nowMs: number) => void;
 
 export interface PollerDeps {
-  config: Pick<Config, 'poll' | 'metrics'> & { targets: readonly Target[] };
+  config: Pick<Config, 'poll' | 'metrics'> & { targets: readonly Target[]; resources?: Config['resources'] | undefined };
   client: EncodeServerLister;
   /** The top-level credentials: the key of targets without `account`. */
   credentials: CredentialProvider;
@@ -53,10 +63,11 @@ export class Poller {
 
   constructor(private deps: PollerDeps) {
     this.now = deps.now ?? Date.now;
-    this.states = deps.config.targets.map((t) => new TargetState(t, keyOf(t)));
+    const resources = deps.config.resources ?? RESOURCE_NAMES;
+    this.states = deps.config.targets.map((t) => new TargetState(t, keyOf(t), resources));
     for (const s of this.states) {
       if (!this.policies.has(s.key)) this.policies.set(s.key, new KeyPolicy(s.key, deps.config.poll.authFailureBackoffMs, this.now));
-      deps.metrics.declareTarget(s.target.projectId, s.target.region, FAILURE_REASONS);
+      deps.metrics.declareTarget(s.target.projectId, s.target.region, resources, FAILURE_REASONS);
     }
   }
 
@@ -95,12 +106,17 @@ export class Poller {
   reconfigure(next: Pick<PollerDeps, 'config' | 'client' | 'credentials' | 'accounts'>): void {
     const kept = new Map(this.states.map((s) => [identity(s.target), s]));
     this.deps = { ...this.deps, ...next };
-    const states = next.config.targets.map((t) => kept.get(identity(t)) ?? new TargetState(t, keyOf(t)));
+    const resources = next.config.resources ?? RESOURCE_NAMES;
+    const states = next.config.targets.map((t) => kept.get(identity(t)) ?? new TargetState(t, keyOf(t), resources));
     for (const s of states) {
-      if (kept.get(identity(s.target)) !== s) this.deps.metrics.declareTarget(s.target.projectId, s.target.region, FAILURE_REASONS);
+      const gone = s.resources.filter((r) => !resources.includes(r));
+      if (gone.length > 0) this.deps.metrics.forgetTarget(s.target.projectId, s.target.region, gone, FAILURE_REASONS);
+      // A kept target lists what the new configuration says from the next poll on; counters of new resources start at 0.
+      s.resources = resources;
+      this.deps.metrics.declareTarget(s.target.projectId, s.target.region, resources, FAILURE_REASONS);
       kept.delete(identity(s.target));
     }
-    for (const gone of kept.values()) this.deps.metrics.forgetTarget(gone.target.projectId, gone.target.region, FAILURE_REASONS);
+    for (const gone of kept.values()) this.deps.metrics.forgetTarget(gone.target.projectId, gone.target.region, gone.resources, FAILURE_REASONS);
     this.states = states;
     const keys = new Set(states.map((s) => s.key));
     for (const key of this.policies.keys()) if (!keys.has(key)) this.policies.delete(key);
@@ -169,13 +185,14 @@ export class Poller {
   }
 
   /**
-   * Lists one target (or finds that it must wait); never throws. Returns the target's transition,
-   * applied with every other target's in the poll's one publishing step.
+   * Lists one target (or finds that it must wait); never throws. Each of its resources is listed on its own, all at
+   * once under the poll's one p-limit, and fails on its own. Returns the target's transition, applied with every
+   * other target's in the poll's one publishing step.
    */
   private async pollTarget(state: TargetState, credentials: Credentials | Error, limit: ReturnType<typeof pLimit>, signal: AbortSignal): Promise<Transition> {
     const { target } = state;
     if (credentials instanceof Error) {
-      this.deps.metrics.countFailure(target.projectId, target.region, 'auth');
+      for (const resource of state.resources) this.deps.metrics.countFailure(target.projectId, target.region, resource, 'auth');
       return (s, now) => s.failed(now, 'auth', credentials.message, 0);
     }
     const policy = this.policies.get(state.key) as KeyPolicy;
@@ -187,36 +204,104 @@ export class Poller {
     if (state.backoffUntil(this.now()) > 0) return () => undefined; // refused for itself: its phase already says so, until when
 
     const started = performance.now();
-    const ref: TargetRef = { endpoint: target.endpoint, projectId: target.projectId };
     const gate = policy.gateFor(state.succeededLastTime ? PROBE_PRIORITY.succeededLastTime : PROBE_PRIORITY.other);
-    const horizon = state.listing('encode_servers');
-    try {
-      const { series, listing } = await this.listEncodeServers(state, ref, credentials, gate, horizon.horizonPages, limit, signal);
-      horizon.horizonPages = listing.pages;
-      if (listing.duplicates > 0) {
-        this.deps.log.info({ project_id: target.projectId, region: target.region, duplicates: listing.duplicates }, 'listing returned records twice; duplicates dropped');
+    const now = this.now();
+    const probe = new TargetProbe();
+    const outcomes = await Promise.all(
+      state.resources.map(async (resource): Promise<[ResourceName, ResourceResult | unknown]> => {
+        // Refused (403) for itself: its own back-off, while the target's other resources are listed.
+        if (state.resourceBackoffUntil(resource, now) > 0) return [resource, { kind: 'skipped' }];
+        try {
+          return [resource, await this.listResource(resource, state, credentials, gate, probe, limit, signal)];
+        } catch (err) {
+          return [resource, err];
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const results = new Map<ResourceName, ResourceResult>();
+    let held: KeyHeldError | undefined;
+    let refused: { message: string } | undefined;
+    for (const [resource, outcome] of outcomes) {
+      if (isResult(outcome)) {
+        results.set(resource, outcome);
+        continue;
       }
-      this.deps.log.debug({ project_id: target.projectId, region: target.region, encode_servers: series.count, pages: listing.pages }, 'target listed');
-      const seconds = (performance.now() - started) / 1000;
-      return (s, now) => s.succeeded(now, series, seconds);
-    } catch (err) {
-      const seconds = (performance.now() - started) / 1000;
-      if (err instanceof KeyHeldError) {
+      if (outcome instanceof KeyHeldError) {
         // Another target's answer blocked the key while this one was listing: nothing more was sent.
-        return (s) => s.held('auth', err.message, err.untilMs);
+        held = outcome;
+        continue;
       }
-      const reason = failureReasonOf(err);
-      const message = err instanceof Error ? err.message : String(err);
-      // Refused for itself (401 the key survived, or 403 for this project): not tried again before the back-off.
-      const backoffMs = isCphApiError(err) && (err.status === 401 || err.status === 403) ? this.deps.config.poll.authFailureBackoffMs : undefined;
-      this.deps.metrics.countFailure(target.projectId, target.region, reason);
+      const reason = failureReasonOf(outcome);
+      const message = outcome instanceof Error ? outcome.message : String(outcome);
+      const status = isCphApiError(outcome) ? outcome.status : undefined;
+      // A 401 the key survived is about the target (its project, its region); a 403 about this resource only
+      // (the key's policy lacks the resource's action): each backs off what it is about.
+      if (status === 401) refused = { message };
+      results.set(resource, { kind: 'failed', reason, message, backoffMs: status === 403 ? this.deps.config.poll.authFailureBackoffMs : undefined });
+      this.deps.metrics.countFailure(target.projectId, target.region, resource, reason);
       if (!this.shutdown.signal.aborted) {
-        const fields = isCphApiError(err) ? err.toLogFields() : { err: String(err) };
-        const kept = state.lastSuccessMs === undefined ? 'no listing yet' : state.series ? 'keeping its last complete listing' : 'its last listing is stale and no longer shown';
-        this.deps.log.warn({ project_id: target.projectId, region: target.region, endpoint: new URL(target.endpoint).host, reason, ...fields }, `poll of target failed; ${kept}`);
+        const fields = isCphApiError(outcome) ? outcome.toLogFields() : { err: String(outcome) };
+        const last = state.listing(resource).lastSuccessMs;
+        this.deps.log.warn(
+          { project_id: target.projectId, region: target.region, endpoint: new URL(target.endpoint).host, resource, reason, ...fields },
+          `listing failed; ${last === undefined ? 'no listing yet' : 'keeping its last complete listing until poll.max_staleness'}`,
+        );
       }
-      return (s, now) => s.failed(now, reason, message, seconds, backoffMs);
     }
+    if (held) {
+      const { message, untilMs } = held;
+      return (s, at) => {
+        s.applyResults(at, results, seconds);
+        s.held('auth', message, untilMs);
+      };
+    }
+    if (refused) {
+      const { message } = refused;
+      const backoffMs = this.deps.config.poll.authFailureBackoffMs;
+      return (s, at) => {
+        s.applyResults(at, results, seconds);
+        s.failed(at, 'auth', message, seconds, backoffMs);
+      };
+    }
+    return (s, at) => s.listed(at, results, seconds);
+  }
+
+  /** Lists one resource of a target into its series, or throws why it could not. */
+  private async listResource(
+    resource: ResourceName,
+    state: TargetState,
+    credentials: Credentials,
+    gate: AttemptGate,
+    probe: TargetProbe,
+    limit: ReturnType<typeof pLimit>,
+    signal: AbortSignal,
+  ): Promise<ResourceResult> {
+    const { target } = state;
+    const ids = { project_id: target.projectId, region: target.region, resource };
+    if (resource === 'encode_servers') {
+      const horizon = state.listing('encode_servers');
+      const { series, listing } = await this.listEncodeServers(state, { endpoint: target.endpoint, projectId: target.projectId }, credentials, gate, probe, horizon.horizonPages, limit, signal);
+      horizon.horizonPages = listing.pages;
+      if (listing.duplicates > 0) this.deps.log.info({ ...ids, duplicates: listing.duplicates }, 'listing returned records twice; duplicates dropped');
+      this.deps.log.debug({ ...ids, items: series.count, pages: listing.pages }, 'resource listed');
+      return { kind: 'ok', series };
+    }
+    const ref: TargetRef = { endpoint: target.endpoint, projectId: target.projectId };
+    const ctx: EstateListingContext = {
+      target,
+      maxPages: this.deps.config.poll.maxPages,
+      signal,
+      send: (api, query, pageSignal) =>
+        probe.run(() => limit(async () => (await this.deps.client.list(api, ref, { ...query }, { signal: pageSignal, credentials: () => credentials, gate, key: state.key })).response), pageSignal),
+      onShift: (err) => {
+        this.deps.metrics.countDisagreement(target.projectId, target.region, resource);
+        this.deps.log.info({ ...ids, ...err.disagreement }, 'listing disagreed with its total (records created or deleted meanwhile); listing it again');
+      },
+    };
+    const listing = resource === 'phone_servers' ? await listPhoneServers(ctx) : await listPhones(ctx, this.deps.config.metrics.phoneInfo);
+    this.deps.log.debug({ ...ids, items: listing.series.count, pages: listing.pages }, 'resource listed');
+    return { kind: 'ok', estate: listing.series };
   }
 
   /** The encode-server listing of one target, listed again once if it shifted; converted as pages arrive. */
@@ -225,6 +310,7 @@ export class Poller {
     ref: TargetRef,
     credentials: Credentials,
     gate: AttemptGate,
+    probe: TargetProbe,
     expectedPages: number | undefined,
     limit: ReturnType<typeof pLimit>,
     signal: AbortSignal,
@@ -238,10 +324,14 @@ export class Poller {
         builder = new TargetSeriesBuilder(target, metrics.encodeServerInfo);
         return listPages<EncodeServer>(
           (offset, pageSize, pageSignal) =>
-            limit(async () => {
-              const page = await this.deps.client.listEncodeServers(ref, { offset, limit: pageSize }, { signal: pageSignal, credentials: () => credentials, gate, key: state.key });
-              return page.response.encode_servers;
-            }),
+            probe.run(
+              () =>
+                limit(async () => {
+                  const page = await this.deps.client.listEncodeServers(ref, { offset, limit: pageSize }, { signal: pageSignal, credentials: () => credentials, gate, key: state.key });
+                  return page.response.encode_servers;
+                }),
+              pageSignal,
+            ),
           (s) => s.encode_server_id,
           { pageSize: poll.pageSize, maxPages: poll.maxPages, window: poll.concurrency, firstPageAlone: true, expectedPages, signal },
           (items) => builder.add(items),
@@ -267,6 +357,7 @@ export class Poller {
       this.states.flatMap((s) => s.series ?? []),
       // Once ready, a reload that adds targets does not make the exporter unready again.
       this.deps.store.isReady() || this.states.every((s) => s.phase.kind !== 'new'),
+      this.states.flatMap((s) => s.estate),
     );
     this.deps.metrics.publishHealth(this.health());
   }

@@ -1,6 +1,8 @@
+import type { ResourceFamilyKey } from '../metrics/catalog.js';
 import type { TargetSeries } from '../metrics/convert.js';
+import type { ResourceSeries } from '../metrics/estate.js';
 import { type PreparedExposition, prepareExposition } from '../metrics/prepared.js';
-import { resourceChunks } from '../metrics/resources.js';
+import { familyChunks, resourceChunks } from '../metrics/resources.js';
 import { PreparedAccessPorts } from '../sd/prepared.js';
 
 /** The resource exposition as of the last poll: what every scrape serves until the next one. */
@@ -26,6 +28,12 @@ function publication(generation: number, chunks: Buffer[], series: readonly Targ
   };
 }
 
+export interface StoreOptions {
+  withInfo: boolean;
+  /** The families of phone servers and phones to serve, in order (their HELP and TYPE even when empty). */
+  estateFamilies?: readonly ResourceFamilyKey[] | undefined;
+}
+
 /**
  * The published exposition: what every scrape serves until the next poll. The poller's target
  * states decide which listings are in it (the last complete one of each target, until it is
@@ -36,8 +44,12 @@ export class SnapshotStore {
   private current: PublishedResources;
   private ready = false;
 
-  constructor(private options: { withInfo: boolean }) {
-    this.current = publication(0, resourceChunks([], options.withInfo), []);
+  constructor(private options: StoreOptions) {
+    this.current = publication(0, this.chunks([], []), []);
+  }
+
+  private chunks(series: readonly TargetSeries[], estate: readonly ResourceSeries[]): Buffer[] {
+    return [...resourceChunks(series, this.options.withInfo), ...familyChunks(estate, this.options.estateFamilies ?? [])];
   }
 
   get resources(): PublishedResources {
@@ -45,7 +57,7 @@ export class SnapshotStore {
   }
 
   /** New rendering options (a reload), used from the next publication on. */
-  configure(options: { withInfo: boolean }): void {
+  configure(options: StoreOptions): void {
     this.options = options;
   }
 
@@ -54,10 +66,13 @@ export class SnapshotStore {
     return this.ready;
   }
 
-  /** Publishes these listings (and readiness); returns the new publication. Synchronous by design. */
-  publish(series: readonly TargetSeries[], ready: boolean): PublishedResources {
+  /**
+   * Publishes these listings (encode servers, and phone servers and phones) and readiness; returns the new
+   * publication. Synchronous by design.
+   */
+  publish(series: readonly TargetSeries[], ready: boolean, estate: readonly ResourceSeries[] = []): PublishedResources {
     this.ready = ready;
-    this.current = publication(this.current.generation + 1, resourceChunks(series, this.options.withInfo), series);
+    this.current = publication(this.current.generation + 1, this.chunks(series, estate), series);
     return this.current;
   }
 }

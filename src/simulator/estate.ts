@@ -61,6 +61,8 @@ export interface EstateOptions {
   encodeServerIds: readonly string[];
   /** Cloud phones, spread evenly over the phone servers. */
   phones: number;
+  /** Orphans on each side of the join (default: none below 3 phone servers, else 1 per 50, at least 1). */
+  orphans?: number | undefined;
 }
 
 export interface Orphans {
@@ -105,7 +107,7 @@ export class Estate {
   constructor(options: EstateOptions) {
     this.rng = mulberry32(options.seed ^ 0x5eed0f0e);
     const ids = [...new Set(options.encodeServerIds)];
-    const orphans = orphanCount(ids.length);
+    const orphans = Math.min(ids.length, options.orphans ?? orphanCount(ids.length));
     // The last `orphans` server_ids of the encode servers have no phone server; as many phone servers have no encode server.
     const missing = ids.slice(ids.length - orphans);
     const extra = Array.from({ length: orphans }, () => hexId(this.rng, ++this.serial | 0x40000000));

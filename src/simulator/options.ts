@@ -12,6 +12,8 @@ export interface FleetSize {
   cloudPhoneServers: number;
   /** Cloud phones, spread over the phone servers (default 4 per cloud-phone server). */
   phones?: number | undefined;
+  /** Orphans on each side of the server_id join (default: 1 per 50 cloud-phone servers, at least 1 from 3 on). */
+  orphans?: number | undefined;
 }
 
 export interface RateLimitOptions {

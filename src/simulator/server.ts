@@ -230,6 +230,7 @@ class SimulatorImpl implements SimWorld {
       seed: projectSeed(this.seed, projectId),
       encodeServerIds: fleet.serverIds,
       phones: size?.phones ?? 4 * fleet.serverIds.length,
+      orphans: size?.orphans,
     });
     this.estates.set(projectId, e);
     return e;

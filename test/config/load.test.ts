@@ -21,7 +21,8 @@ describe('configuration defaults and derived values', () => {
       authFailureBackoffMs: 300_000,
     });
     expect(c.api).toEqual({ requestsPerSecond: 50, burst: 50, connectTimeoutMs: 5000, requestTimeoutMs: 15_000, maxRetries: 3, maxResponseBytes: 8 * 1024 * 1024 });
-    expect(c.metrics).toEqual({ encodeServerInfo: true });
+    expect(c.metrics).toEqual({ encodeServerInfo: true, phoneInfo: false });
+    expect(c.resources).toEqual(['encode_servers', 'phone_servers', 'phones']);
     expect(Object.isFrozen(c.poll)).toBe(true);
   });
 

@@ -99,9 +99,10 @@ describe.skipIf(!opensslBin)('a TLS certificate the client does not trust', () =
     const { log, lines } = captureLogger();
     rig.exporter = await startClockedExporter(sim, { targets: [{ projectId: PROJECT }], clock: new FakeClock(), log, endpoint: base });
     const { text } = await scrapeValid(rig.exporter.url);
-    expect(samplesOf(text, 'cph_poll_error').map((s) => s.labels['reason'])).toEqual(['tls']);
+    // Every resource of the target fails the same way, each on its own error series.
+    expect(samplesOf(text, 'cph_poll_error').map((s) => `${s.labels['resource']} ${s.labels['reason']}`)).toEqual(['encode_servers tls', 'phone_servers tls', 'phones tls']);
     const warning = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['reason'] === 'tls');
-    expect(warning?.['msg']).toBe('poll of target failed; no listing yet');
+    expect(warning?.['msg']).toBe('listing failed; no listing yet');
     expect(warning?.['endpoint']).toBe(new URL(base).host);
     expect(String(warning?.['error'])).toContain('self-signed');
   });

@@ -169,8 +169,12 @@ describe('authentication', () => {
     const text = await scrape(exporter.url);
     expect(sim.stats.responsesWithStatus(401)).toBe(1);
     expect(samplesOf(text, 'cph_up')[0]?.value).toBe(0);
-    expect(sumOf(samplesOf(text, 'cph_poll_failures_total'), { reason: 'auth' })).toBe(1);
-    expect(samplesOf(text, 'cph_poll_error')[0]?.labels['reason']).toBe('auth');
+    // One request reached the API (the target's first: the others waited for its answer and were not sent), and
+    // every resource of the target failed with it.
+    for (const resource of ['encode_servers', 'phone_servers', 'phones']) {
+      expect(sumOf(samplesOf(text, 'cph_poll_failures_total'), { reason: 'auth', resource })).toBe(1);
+    }
+    expect(new Set(samplesOf(text, 'cph_poll_error').map((s) => s.labels['reason']))).toEqual(new Set(['auth']));
     expect(sumOf(samplesOf(text, 'cph_api_requests_total'), { code: '401' })).toBe(1);
     expect(samplesOf(text, 'cph_encode_servers')).toHaveLength(0);
   });
@@ -196,7 +200,12 @@ describe('paging against the simulator', () => {
     // (with 15 ms a busy machine measured depth 10 where 5 was right); a slow machine can only make depth larger,
     // never smaller, so the lower bound is exact and the upper one is the check that the window really fans out.
     sim = await startSimulator({ seed: 11, projects: { [P1]: { encodeServers: n, cloudPhoneServers: Math.max(1, n / 10) } }, latencyMs: 200 });
-    const exporter = await startTestExporter(sim, [{ projectId: P1 }], { poll: { concurrency, page_size: pageSize }, api: { requests_per_second: 200, burst: 200 } });
+    // The encode servers alone: the project's round trips and requests are theirs (phones: test/estate/acceptance.test.ts).
+    const exporter = await startTestExporter(sim, [{ projectId: P1 }], {
+      poll: { concurrency, page_size: pageSize },
+      api: { requests_per_second: 200, burst: 200 },
+      resources: ['encode_servers'],
+    });
     try {
       const text = await scrape(exporter.url);
       expect(sumOf(samplesOf(text, 'cph_encode_servers'))).toBe(n);

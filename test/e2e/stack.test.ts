@@ -76,13 +76,25 @@ async function diagnostics(): Promise<string> {
 }
 
 /**
- * The repo's rules with every `for:` shortened to 3s; expressions, labels and annotations untouched.
- * 3s rather than 1s so that one slow scrape on a busy CI machine (up == 0 for one second) cannot fire an alert.
+ * The repo's rules with every `for:` (and `keep_firing_for:`) shortened to 3s; expressions, labels and annotations
+ * untouched. 3s rather than 1s so that one slow scrape on a busy CI machine (up == 0 for one second) cannot fire an alert.
  */
 function fastRules(): string {
   const groups = loadRuleGroups(rulesFile);
-  for (const rule of groups.flatMap((g) => g.rules)) if (rule.for !== undefined) rule.for = '3s';
+  for (const rule of groups.flatMap((g) => g.rules)) {
+    if (rule.for !== undefined) rule.for = '3s';
+    if (rule.keep_firing_for !== undefined) rule.keep_firing_for = '3s';
+  }
   return YAML.stringify({ groups });
+}
+
+/** An estate without failing phones, with every cloud-phone server running (the simulator's join has no orphans here). */
+function cleanEstate(simulator: Simulator, projectId: string): void {
+  const estate = simulator.estate(projectId);
+  for (const server of estate.phoneServers) {
+    estate.setPhoneServerStatus(server.server_id, 5);
+    estate.setPhonesOfServer(server.server_id, 2);
+  }
 }
 
 /** A fleet without abnormal, restarting, creating or unknown encode servers and without public ADB/VNC ports. */
@@ -113,10 +125,15 @@ describe.skipIf(missing.length > 0 && !inCi)('real stack: simulator, exporter, P
 
     sim = createSimulator({
       seed: 4,
-      projects: Object.fromEntries(PROJECTS.map((p) => [p.projectId, { encodeServers: p.encodeServers, cloudPhoneServers: p.cloudPhoneServers }])),
+      projects: Object.fromEntries(
+        PROJECTS.map((p) => [p.projectId, { encodeServers: p.encodeServers, cloudPhoneServers: p.cloudPhoneServers, phones: 5 * p.cloudPhoneServers, orphans: 0 }]),
+      ),
       credentials: { [AK]: SK },
     });
-    for (const p of PROJECTS) cleanFleet(sim, p.projectId);
+    for (const p of PROJECTS) {
+      cleanFleet(sim, p.projectId);
+      cleanEstate(sim, p.projectId);
+    }
     const records = sim.fleet(P1.projectId).items;
     serverId = records[0]!.server_id;
     const onServer = records.filter((r) => r.server_id === serverId);
@@ -207,6 +224,12 @@ describe.skipIf(missing.length > 0 && !inCi)('real stack: simulator, exporter, P
     const perServer = await query(`cph_encode_servers{project_id="${P1.projectId}", server_id="${serverId}"}`);
     const simPerServer = sim!.fleet(P1.projectId).items.filter((r) => r.server_id === serverId).length;
     expect(perServer.reduce((n, s) => n + Number(s.value![1]), 0)).toBe(simPerServer);
+    // The phone servers and phones, and the join: every encode server's server_id is a running phone server.
+    const estateCounts = (pick: (p: (typeof PROJECTS)[number]) => number) => PROJECTS.map((p) => [p.projectId, p.region, String(pick(p))]).sort();
+    expect(counts(await query('sum by (project_id, region) (cph_phone_servers{status="running"})'))).toEqual(estateCounts((p) => sim!.estate(p.projectId).phoneServers.length));
+    expect(counts(await query('sum by (project_id, region) (cph_phones{status="running"})'))).toEqual(estateCounts((p) => sim!.estate(p.projectId).phones.length));
+    expect(await query('count by (project_id, region, server_id) (cph_encode_servers) unless on (project_id, region, server_id) cph_phone_servers')).toEqual([]);
+    expect(counts(await query('sum by (project_id, region) (cph_resource_up)'))).toEqual(estateCounts(() => 3));
   }, 30_000);
 
   it('nothing fires while the fleet is healthy', async () => {
@@ -237,6 +260,21 @@ describe.skipIf(missing.length > 0 && !inCi)('real stack: simulator, exporter, P
     log(`abnormal and public-ADB alerts delivered ${((Date.now() - started) / 1000).toFixed(1)} s after the change`);
   }, 30_000);
 
+  it('phones failing on one cloud-phone server fire CphPhonesFailing at the webhook', async () => {
+    const started = Date.now();
+    // Three of the server's phones turn abnormal; the others keep running.
+    const estate = sim!.estate(P1.projectId);
+    const onServer = estate.phones.filter((p) => p.server_id === serverId);
+    expect(onServer.length).toBeGreaterThan(3);
+    const failed = 3;
+    for (const p of onServer.slice(0, failed)) estate.setPhoneStatus(p.phone_id, -7);
+    const target = { project_id: P1.projectId, region: P1.region, server_id: serverId };
+    const alert = await waitFor('CphPhonesFailing firing at the webhook', async () => webhook!.find('firing', 'CphPhonesFailing', target));
+    expect(alert.labels).toEqual({ alertname: 'CphPhonesFailing', severity: 'critical', ...target });
+    expect(alert.annotations.description).toContain(`(abnormal: ${failed})`);
+    log(`phones alert delivered ${((Date.now() - started) / 1000).toFixed(1)} s after the phones failed`);
+  }, 30_000);
+
   it('a wrong SK fires CphAuthFailing, not CphTargetPollFailing', async () => {
     const started = Date.now();
     sim!.setCredential(AK, 'E2EWRONGSK000000000000000000000000000000');
@@ -248,7 +286,9 @@ describe.skipIf(missing.length > 0 && !inCi)('real stack: simulator, exporter, P
     }
     log(`auth alerts delivered ${((Date.now() - started) / 1000).toFixed(1)} s after the SK changed`);
     // The resource series survive the failure (max_staleness), so the encode-server alerts keep firing meanwhile.
-    expect(await query('cph_poll_error{reason="auth"} == 1')).toHaveLength(PROJECTS.length);
+    expect(await query('max by (project_id, region) (cph_poll_error{reason="auth"}) == 1')).toHaveLength(PROJECTS.length);
+    // Every resource of each target was refused (a wrong SK), each with its own error series.
+    expect(await query('cph_poll_error{reason="auth"} == 1')).toHaveLength(3 * PROJECTS.length);
   }, 30_000);
 
   it('every query of every dashboard panel returns data', async () => {
@@ -284,12 +324,14 @@ describe.skipIf(missing.length > 0 && !inCi)('real stack: simulator, exporter, P
     const started = Date.now();
     sim!.fleet(P1.projectId).setStatus(abnormalId, 1);
     sim!.fleet(P1.projectId).setPublicIp(publicAdbId, 'adb', null);
+    sim!.estate(P1.projectId).setPhonesOfServer(serverId, 2);
     sim!.setCredential(AK, SK);
     sim!.clearLockouts();
 
     const target = { project_id: P1.projectId, region: P1.region, server_id: serverId };
     await waitFor('CphEncodeServerAbnormal resolved', async () => webhook!.find('resolved', 'CphEncodeServerAbnormal', target));
     await waitFor('CphPublicAdbOrVncPort resolved', async () => webhook!.find('resolved', 'CphPublicAdbOrVncPort', { ...target, port_type: 'adb' }));
+    await waitFor('CphPhonesFailing resolved', async () => webhook!.find('resolved', 'CphPhonesFailing', target));
     for (const p of PROJECTS) {
       await waitFor(`CphAuthFailing resolved for ${p.projectId}`, async () =>
         webhook!.find('resolved', 'CphAuthFailing', { project_id: p.projectId, region: p.region }),
@@ -298,9 +340,9 @@ describe.skipIf(missing.length > 0 && !inCi)('real stack: simulator, exporter, P
     log(`all resolved ${((Date.now() - started) / 1000).toFixed(1)} s after healing`);
 
     // Generic poll failure never fired for the authentication failure (the `unless` in CphTargetPollFailing),
-    // and nothing but the three broken things reached the webhook.
+    // and nothing but the four broken things reached the webhook.
     const names = new Set(webhook!.alerts.map((a) => a.labels.alertname));
-    expect([...names].sort()).toEqual(['CphAuthFailing', 'CphEncodeServerAbnormal', 'CphPublicAdbOrVncPort']);
+    expect([...names].sort()).toEqual(['CphAuthFailing', 'CphEncodeServerAbnormal', 'CphPhonesFailing', 'CphPublicAdbOrVncPort']);
     expect(alertRules().map((r) => r.alert)).toContain('CphTargetPollFailing');
   }, 40_000);
 });

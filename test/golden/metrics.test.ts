@@ -34,7 +34,7 @@ describe('golden /metrics', () => {
   let exporter: RunningExporter;
   beforeAll(async () => {
     sim = await startSimulator({ seed: 2024, projects: { [PROJECT]: { encodeServers: 64, cloudPhoneServers: 6 } } });
-    exporter = await startTestExporter(sim, [{ projectId: PROJECT, region: 'cn-north-4' }], { poll: { concurrency: 2, page_size: 25 } });
+    exporter = await startTestExporter(sim, [{ projectId: PROJECT, region: 'cn-north-4' }], { poll: { concurrency: 2, page_size: 25 }, metrics: { phone_info: true } });
   });
   afterAll(async () => {
     await exporter?.stop();

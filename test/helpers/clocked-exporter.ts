@@ -35,7 +35,7 @@ export function captureLogger(): { log: Logger; lines: string[] } {
 export interface ClockedExporterOptions {
   targets: HarnessTarget[];
   /** Merged into the config file's sections. */
-  raw?: { poll?: Record<string, unknown>; api?: Record<string, unknown>; metrics?: Record<string, unknown> };
+  raw?: { poll?: Record<string, unknown>; api?: Record<string, unknown>; metrics?: Record<string, unknown>; resources?: readonly string[] };
   credentials?: { get(): Credentials };
   clock?: FakeClock;
   log?: Logger;
@@ -53,6 +53,7 @@ export async function startClockedExporter(sim: Simulator, options: ClockedExpor
     poll: { schedule: '0 0 * * * *', ...raw.poll },
     api: { ...raw.api },
     ...(raw.metrics ? { metrics: raw.metrics } : {}),
+    ...(raw.resources ? { resources: raw.resources } : {}),
   });
   const exporter = await startExporter({
     config,

@@ -29,7 +29,7 @@ export interface HarnessTarget {
 export async function startTestExporter(
   sim: Simulator,
   targets: HarnessTarget[],
-  raw: { poll?: Record<string, unknown>; api?: Record<string, unknown>; metrics?: Record<string, unknown> } = {},
+  raw: { poll?: Record<string, unknown>; api?: Record<string, unknown>; metrics?: Record<string, unknown>; resources?: readonly string[] } = {},
   credentials: { get(): Credentials } = { get: () => DEMO_CREDENTIALS },
 ): Promise<RunningExporter> {
   const config = parseConfig({
@@ -37,6 +37,7 @@ export async function startTestExporter(
     poll: { schedule: '0 0 * * * *', ...raw.poll },
     api: { connect_timeout: '2s', request_timeout: '5s', ...raw.api },
     ...(raw.metrics ? { metrics: raw.metrics } : {}),
+    ...(raw.resources ? { resources: raw.resources } : {}),
   });
   const exporter = await startExporter({
     config,

@@ -51,7 +51,9 @@ describe('/metrics from a prepared publication', () => {
     );
     series = convertTarget(target, items);
     store.publish([series], true);
-    metrics.publishHealth([{ projectId: 'p1', region: 'cn-north-4', up: true, lastDurationSeconds: 1, lastSuccessMs: Date.now() }]);
+    metrics.publishHealth([
+      { projectId: 'p1', region: 'cn-north-4', up: true, lastDurationSeconds: 1, resources: [{ resource: 'encode_servers', up: true, lastSuccessMs: Date.now() }] },
+    ]);
     server = await listen(createApp({ store, metrics, version: '1.2.3' }), { host: '127.0.0.1', port: 0 });
   });
   afterAll(async () => {
@@ -98,12 +100,14 @@ describe('/metrics from a prepared publication', () => {
     const before = (await get({ 'Accept-Encoding': 'gzip' })).body;
     expect(gunzipSync(before).toString('utf8')).toContain('\ncph_up{project_id="p1",region="cn-north-4"} 1\n');
     store.publish([series], true); // a failed poll keeps the last complete listing
-    metrics.publishHealth([{ projectId: 'p1', region: 'cn-north-4', up: false, lastDurationSeconds: 2, errorReason: 'timeout' }]);
+    metrics.publishHealth([
+      { projectId: 'p1', region: 'cn-north-4', up: false, lastDurationSeconds: 2, resources: [{ resource: 'encode_servers', up: false, errorReason: 'timeout' }] },
+    ]);
     for (const headers of [{}, { 'Accept-Encoding': 'gzip' }] as Record<string, string>[]) {
       const res = await get(headers);
       const text = (res.headers['content-encoding'] === 'gzip' ? gunzipSync(res.body) : res.body).toString('utf8');
       expect(text).toContain('\ncph_up{project_id="p1",region="cn-north-4"} 0\n');
-      expect(text).toContain('\ncph_poll_error{project_id="p1",region="cn-north-4",reason="timeout"} 1\n');
+      expect(text).toContain('\ncph_poll_error{project_id="p1",region="cn-north-4",resource="encode_servers",reason="timeout"} 1\n');
       expect(text.startsWith(store.resources.text)).toBe(true);
     }
   });

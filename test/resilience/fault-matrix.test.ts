@@ -21,7 +21,9 @@ const P2 = 'f0000000000000000000000000000002';
 
 const MAX_STALENESS_MS = 30_000;
 const AUTH_BACKOFF_MS = 60_000;
+/** The encode-server listing's faults (the phone listings have their own tests: test/poller/estate-*.test.ts). */
 const CONFIG = {
+  resources: ['encode_servers'],
   poll: { schedule: '*/10 * * * * *', timeout: '4s', max_staleness: '30s', auth_failure_backoff: '1m', page_size: 10, concurrency: 4 },
   api: { connect_timeout: '1s', request_timeout: '300ms', max_retries: 2, max_response_bytes: '256KiB', requests_per_second: 200, burst: 200 },
 };
@@ -335,7 +337,7 @@ describe('the poll deadline', () => {
     clock = new FakeClock();
     exporter = await startClockedExporter(sim, {
       targets: [{ projectId: P1 }],
-      raw: { poll: { ...CONFIG.poll, timeout: '1s' }, api: { ...CONFIG.api, request_timeout: '500ms' } },
+      raw: { resources: CONFIG.resources, poll: { ...CONFIG.poll, timeout: '1s' }, api: { ...CONFIG.api, request_timeout: '500ms' } },
       clock,
     });
     const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;

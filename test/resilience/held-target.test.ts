@@ -50,7 +50,8 @@ describe.each(['1m', '1h'])('a target held by its key (auth_failure_backoff %s, 
       firstHeld ??= text;
       // Held: never up, always the reason and the time until its key may send again.
       expect(of(text, 'cph_up', B)[0]?.value).toBe(0);
-      expect(of(text, 'cph_poll_error', B).map((s) => s.labels['reason'])).toEqual(['auth']);
+      // Every resource of the target is held with it.
+      expect(of(text, 'cph_poll_error', B).map((s) => `${s.labels['resource']} ${s.labels['reason']}`)).toEqual(['encode_servers auth', 'phone_servers auth', 'phones auth']);
       expect(of(text, 'cph_target_auth_backoff_seconds', B)[0]?.value).toBeGreaterThan(0);
       const infos = of(text, 'cph_encode_server_info', B).length;
       if (clock.ms - lastSeenB > MAX_STALENESS_MS) expect(infos, `at ${clock.ms - lastSeenB} ms`).toBe(0);

@@ -64,7 +64,7 @@ describe('target isolation', () => {
   it('a steady fleet of many small targets costs no request beyond each listing from the second poll on', async () => {
     const targets = Array.from({ length: 30 }, (_, i) => `f30000000000000000000000000000${String(i).padStart(2, '0')}`);
     sim = await startSimulator({ seed: 4, projects: Object.fromEntries(targets.map((p) => [p, { encodeServers: 150, cloudPhoneServers: 5 }])) });
-    exporter = await startTestExporter(sim, targets.map((projectId) => ({ projectId })), { api: { requests_per_second: 200, burst: 1000 } });
+    exporter = await startTestExporter(sim, targets.map((projectId) => ({ projectId })), { api: { requests_per_second: 200, burst: 1000 }, resources: ['encode_servers'] });
     const first = sim.stats.totalRequests;
     // The simulator may still answer the first poll's aborted look-ahead requests: let a poll pass.
     await exporter.poll();
@@ -83,7 +83,8 @@ describe('a 401 for one project of a key', () => {
     const of = (name: string, projectId: string) => samplesOf(text, name).filter((s) => s.labels['project_id'] === projectId);
     return {
       up: (p: string) => of('cph_up', p)[0]?.value,
-      reasons: (p: string) => of('cph_poll_error', p).map((s) => s.labels['reason']),
+      // One error series per resource of the target; a refused target has the same reason on each.
+      reasons: (p: string) => [...new Set(of('cph_poll_error', p).map((s) => s.labels['reason']))],
       backoff: (p: string) => of('cph_target_auth_backoff_seconds', p)[0]?.value,
       ids: (p: string) => of('cph_encode_server_info', p).map((s) => s.labels['encode_server_id']).sort(),
     };

@@ -36,7 +36,7 @@ async function run(api: Record<string, unknown>, poll: Record<string, unknown> =
     rateLimit: gateway,
   });
   const started = performance.now();
-  exporter = await startClockedExporter(sim, { targets: TARGETS.map((projectId) => ({ projectId })), raw: { api, poll } });
+  exporter = await startClockedExporter(sim, { targets: TARGETS.map((projectId) => ({ projectId })), raw: { api, poll, resources: ['encode_servers'] } });
   await exporter.poll(); // a second poll starts with the exporter's bucket already drained
   const seconds = (performance.now() - started) / 1000;
   const { text } = await scrapeValid(exporter.url);
