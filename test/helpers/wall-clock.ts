@@ -31,7 +31,7 @@ export function wallClockAsserts(file: string, source: string): string[] {
     const subject = firstArgument(line);
     if (subject === undefined || !BOUND.test(line)) return;
     const isMeasured = (code: string): boolean => (clock.test(code) && code.includes('-')) || [...measured].some((v) => new RegExp(`\\b${v}\\b`).test(code));
-    // Either way round: `expect(seconds).toBeLessThan(5)` and `expect(5).toBeGreaterThan(seconds)`.
+    // Either way round: the measured value as the subject, or as the bound that a constant subject is compared with.
     const bound = matcherArgument(line);
     const constantSubject = /^\s*[\d_.]+\s*$/.test(subject);
     if (isMeasured(subject) || (constantSubject && bound !== undefined && isMeasured(bound))) found.push(`${file}:${i + 1}: ${line.trim()}`);
