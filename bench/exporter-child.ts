@@ -4,7 +4,7 @@
  */
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { request } from 'undici';
-import type { Config } from '../src/config/load.js';
+import type { ResolvedConfig } from '../src/config/load.js';
 import { signRequest } from '../src/cph/signer.js';
 import { validateListEncodeServersResponse } from '../src/cph/validate.js';
 import { createClient, startExporter, type RunningExporter } from '../src/exporter.js';
@@ -69,7 +69,7 @@ async function measure(run: () => Promise<unknown>): Promise<PollMeasurement> {
 }
 
 /** The poller and what it needs, without the HTTP server (as `startExporter` wires them). */
-function createPoller(config: Readonly<Config>): { poll(): Promise<void>; close(): Promise<void>; store: SnapshotStore; health(): TargetHealth[] } {
+function createPoller(config: Readonly<ResolvedConfig>): { poll(): Promise<void>; close(): Promise<void>; store: SnapshotStore; health(): TargetHealth[] } {
   const metrics = new SelfMetrics({ version: 'bench', revision: 'bench' });
   const store = new SnapshotStore({ withInfo: config.metrics.encodeServerInfo, estateFamilies: estateFamilies(config.resources, config.metrics.phoneInfo) });
   const client = createClient(config, metrics.observer);

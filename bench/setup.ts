@@ -1,5 +1,5 @@
 /** What the benchmark's children share: the project, the credentials and the exporter configuration. */
-import { type Config, parseConfig } from '../src/config/load.js';
+import { parseConfig, type ResolvedConfig, withConfiguredProjects } from '../src/config/load.js';
 import type { ResourceName } from '../src/config/schema.js';
 import type { Credentials } from '../src/cph/types.js';
 import { DEMO_ACCESS_KEY, DEMO_SECRET_KEY } from '../src/simulator/demo-credentials.js';
@@ -23,18 +23,18 @@ export interface PollSettings {
  * The configuration file the exporter would be given, through the same validation. The schedule
  * never fires (the benchmark calls `poll()` itself); the deadline is long enough for 200,000 servers.
  */
-export function benchConfig(simUrl: string, settings: PollSettings = {}): Readonly<Config> {
+export function benchConfig(simUrl: string, settings: PollSettings = {}): Readonly<ResolvedConfig> {
   const api: Record<string, number> = {};
   if (settings.requestsPerSecond !== undefined) api.requests_per_second = settings.requestsPerSecond;
   if (settings.burst !== undefined) api.burst = settings.burst;
   const poll: Record<string, unknown> = { schedule: '0 0 0 1 1 *', timeout: '240s' };
   if (settings.concurrency !== undefined) poll.concurrency = settings.concurrency;
   if (settings.maxPages !== undefined) poll.max_pages = settings.maxPages;
-  return parseConfig({
+  return withConfiguredProjects(parseConfig({
     targets: [{ project_id: BENCH_PROJECT, region: BENCH_REGION, endpoint: simUrl }],
     resources: settings.resources ?? ['encode_servers'],
     poll,
     api,
     ...(settings.phoneInfo !== undefined ? { metrics: { phone_info: settings.phoneInfo } } : {}),
-  });
+  }));
 }

@@ -1,6 +1,8 @@
-import type { Config } from './config/load.js';
+import type { Config, ResolvedConfig, Target, TargetSpec } from './config/load.js';
 import { type ClientObserver, CphClient } from './cph/client.js';
 import { KeyRing } from './credentials/accounts.js';
+import { DEFAULT_KEY } from './credentials/keys.js';
+import { ProjectDiscovery } from './discovery/projects.js';
 import type { CredentialProvider } from './credentials/provider.js';
 import type { Logger } from './log/logger.js';
 import { estateFamilies } from './metrics/resources.js';
@@ -103,7 +105,64 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
       options.credentials,
     );
   let accounts = options.accounts ?? keyRing(config);
-  const poller = new Poller({ config, client, credentials: options.credentials, accounts, store, metrics, log, now: options.now });
+  const now = options.now ?? Date.now;
+  const discovery = new ProjectDiscovery({
+    client: () => client,
+    provider: (key) => (key === DEFAULT_KEY ? options.credentials : accounts.provider(key)),
+    env: options.env ?? process.env,
+    now,
+    authBackoffMs: () => config.poll.authFailureBackoffMs,
+  });
+  /** The targets whose project is known now (configured or discovered before); one per (project, region). */
+  const knownTargets = (results: ReadonlyArray<{ spec: TargetSpec; target?: Target | undefined }>): Target[] => {
+    const seen = new Set<string>();
+    return results.flatMap(({ target }) => {
+      if (!target || seen.has(`${target.projectId}/${target.region}`)) return [];
+      seen.add(`${target.projectId}/${target.region}`);
+      return [target];
+    });
+  };
+  const resolved = (targets: readonly Target[]): Readonly<ResolvedConfig> => ({ ...config, targets });
+  let polled = knownTargets(config.targets.map((spec) => ({ spec, target: discovery.known(spec) })));
+  const poller = new Poller({ config: resolved(polled), client, credentials: options.credentials, accounts, store, metrics, log, now: options.now });
+  const lastProblems = new Map<TargetSpec, string>();
+  /** Discovers the projects not known yet; newly found ones are polled from this poll on. */
+  const discover = async (): Promise<void> => {
+    if (config.targets.every((t) => t.projectId !== undefined)) {
+      metrics.publishDiscovery([]);
+      return;
+    }
+    const results = await discovery.resolve(config.targets);
+    const taken = new Map(results.flatMap((r, i) => (r.ok && !r.discovered ? [[`${r.target.projectId}/${r.target.region}`, i] as const] : [])));
+    const outcome = results.map((r): { spec: TargetSpec; target?: Target; problem?: string } => {
+      if (!r.ok) return { spec: r.spec, problem: r.problem };
+      const clash = r.discovered ? taken.get(`${r.target.projectId}/${r.target.region}`) : undefined;
+      if (clash !== undefined) return { spec: r.spec, problem: `discovered project ${r.target.projectId}, which targets[${clash}] names already` };
+      return { spec: r.spec, target: r.target };
+    });
+    metrics.publishDiscovery(
+      outcome.filter((o) => o.spec.projectId === undefined).map((o) => ({ account: o.spec.account ?? '', region: o.spec.region, up: o.problem === undefined })),
+    );
+    const idOf = (t: Target): string => `${t.account ?? ''}/${t.projectId}/${t.region}/${t.endpoint}`;
+    const before = new Set(polled.map(idOf));
+    for (const o of outcome) {
+      if (o.spec.projectId !== undefined) continue;
+      const fields = { account: o.spec.account, region: o.spec.region };
+      if (o.problem !== undefined && lastProblems.get(o.spec) !== o.problem) log.error({ ...fields, err: o.problem }, 'project discovery failed; this target is not polled');
+      if (o.target && !before.has(idOf(o.target))) log.info({ ...fields, project_id: o.target.projectId }, 'project discovered');
+      if (o.problem === undefined) lastProblems.delete(o.spec);
+      else lastProblems.set(o.spec, o.problem);
+    }
+    const next = knownTargets(outcome);
+    if (next.length !== polled.length || next.some((t, i) => idOf(t) !== idOf(polled[i] as Target))) {
+      polled = next;
+      poller.reconfigure({ config: resolved(polled), client, credentials: options.credentials, accounts });
+    }
+  };
+  const pollNow = async (): Promise<void> => {
+    await discover();
+    await poller.poll();
+  };
   const app = createApp({
     store,
     metrics,
@@ -117,12 +176,12 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
 
   if (config.targets.length === 0) log.warn(options.shard ? { shard: options.shard } : {}, 'no targets to poll');
 
-  const firstPoll = poller.poll();
+  const firstPoll = pollNow();
   let schedule: Schedule | undefined;
   let stopped = false;
   let ticking = false;
   const startTicking = (): void => {
-    if (!stopped) schedule = startSchedule(config.poll.schedule, () => poller.poll());
+    if (!stopped) schedule = startSchedule(config.poll.schedule, pollNow);
     ticking = true;
   };
   if (options.schedule !== false) {
@@ -142,7 +201,9 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
       void poller.settled().then(() => old.close());
     }
     store.configure({ withInfo: next.metrics.encodeServerInfo, estateFamilies: estateFamilies(next.resources, next.metrics.phoneInfo) });
-    poller.reconfigure({ config: next, client, credentials: options.credentials, accounts });
+    // Targets whose project is known take effect at once; the others are discovered before the next poll.
+    polled = knownTargets(next.targets.map((spec) => ({ spec, target: discovery.known(spec) })));
+    poller.reconfigure({ config: resolved(polled), client, credentials: options.credentials, accounts });
     if (ticking && previous.poll.schedule !== next.poll.schedule) {
       const old = schedule;
       schedule = undefined;
@@ -159,7 +220,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     store,
     metrics,
     health: () => poller.health(),
-    poll: () => poller.poll(),
+    poll: pollNow,
     firstPoll,
     applyConfig,
     stop: () => {

@@ -3,10 +3,13 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError, type Config, loadConfigFile } from './config/load.js';
+import { ConfigError, type Config, loadConfigFile, type TargetSpec } from './config/load.js';
+import { isLoopback } from './config/schema.js';
 import { KeyRing } from './credentials/accounts.js';
 import { CredentialSource } from './credentials/static.js';
-import { type RunningExporter, startExporter } from './exporter.js';
+import { IAM_ENDPOINT_ENV } from './cph/iam.js';
+import { ProjectDiscovery } from './discovery/projects.js';
+import { createClient, type RunningExporter, startExporter } from './exporter.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from './log/logger.js';
 import { parseListenAddress } from './server/listen.js';
 import { selectShard, shardIndexFromHostname } from './sharding/rendezvous.js';
@@ -109,6 +112,12 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
   }
   if (values['check-config']) {
     const share = shard && shard.count > 1 ? ` (shard ${shard.index} of ${shard.count})` : '';
+    // Targets without project_id: ask IAM now, as the exporter will, and show what it found.
+    const discoveryProblems = await checkDiscovery(config, credentials, env, io, configFile);
+    if (discoveryProblems.length > 0) {
+      io.stderr(`cph-exporter: project discovery failed:\n${discoveryProblems.map((p) => `  ${p}`).join('\n')}\n`);
+      return 1;
+    }
     io.stdout(`configuration OK: ${config.targets.length} target(s)${share}, schedule "${config.poll.schedule}"\n`);
     return 0;
   }
@@ -158,6 +167,33 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
   };
 }
 
+/** Discovers the project of every target without project_id (printing each one found); returns the failures. */
+async function checkDiscovery(config: Readonly<Config>, credentials: CredentialSource, env: NodeJS.ProcessEnv, io: Io, configFile: string): Promise<string[]> {
+  if (config.targets.every((t) => t.projectId !== undefined)) return [];
+  const client = createClient(config);
+  const keys = new KeyRing(config, { env }, credentials);
+  try {
+    const discovery = new ProjectDiscovery({
+      client: () => client,
+      provider: (key) => keys.provider(key),
+      env,
+      now: Date.now,
+      authBackoffMs: () => config.poll.authFailureBackoffMs,
+    });
+    const results = await discovery.resolve(config.targets);
+    const problems: string[] = [];
+    results.forEach((r, i) => {
+      if (r.spec.projectId !== undefined) return;
+      const who = `targets[${i}] (${r.spec.account !== undefined ? `account ${r.spec.account}, ` : ''}${r.spec.region})`;
+      if (r.ok) io.stdout(`${who}: project ${r.target.projectId} (discovered)\n`);
+      else problems.push(`${configFile}: ${who}.project_id: not set, and discovery failed: ${r.problem}`);
+    });
+    return problems;
+  } finally {
+    await client.close();
+  }
+}
+
 export type ReloadResult = { ok: true } | { ok: false; error: string };
 
 /** A file's text, or undefined when it cannot be read (only compared, to notice a change). */
@@ -189,8 +225,18 @@ function readConfig(
     return {};
   }
   if (shard && shard.count > 1) {
-    const owned = new Set(selectShard(config.targets.map((t) => ({ project_id: t.projectId, region: t.region })), shard).map((k) => `${k.project_id}/${k.region}`));
-    config = Object.freeze({ ...config, targets: Object.freeze(config.targets.filter((t) => owned.has(`${t.projectId}/${t.region}`))) });
+    // A target left to discovery is placed by its account instead of its (not yet known) project.
+    const shardId = (t: TargetSpec): string => t.projectId ?? `discover:${t.account ?? ''}`;
+    const owned = new Set(selectShard(config.targets.map((t) => ({ project_id: shardId(t), region: t.region })), shard).map((k) => `${k.project_id}/${k.region}`));
+    config = Object.freeze({ ...config, targets: Object.freeze(config.targets.filter((t) => owned.has(`${shardId(t)}/${t.region}`))) });
+  }
+  const iamEnv = env[IAM_ENDPOINT_ENV]?.trim();
+  if (iamEnv && config.targets.some((t) => t.projectId === undefined && t.iamEndpoint === undefined)) {
+    const url = URL.canParse(iamEnv) ? new URL(iamEnv) : undefined;
+    if (!url || !(url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname)))) {
+      problems.push(`${IAM_ENDPOINT_ENV}: must be an https:// URL (http:// only on loopback), such as https://iam.cn-north-4.myhuaweicloud.com`);
+      return {};
+    }
   }
   const credentials = new CredentialSource(config.credentials, env);
   // Every key the targets use (the exporter builds its own ring, with logging).

@@ -7,14 +7,26 @@ import { type ConfigFile, ConfigFileSchema, RESOURCE_NAMES, type ResourceName } 
 import { formatDuration } from './units.js';
 
 /** A validated target: one project in one region. */
-export interface Target {
-  projectId: string;
+/** A target as configured: one project in one region, its id possibly left to discovery. */
+export interface TargetSpec {
+  /** Absent: discovered through IAM (`GET /v3/projects?name={region}`) with the target's key. */
+  projectId?: string;
   region: string;
   /** Origin of the CPH API for this target. */
   endpoint: string;
   /** Name of the account (under `accounts:`) whose key lists this target; absent: the top-level credentials. */
   account?: string;
+  /** IAM endpoint override for project discovery. */
+  iamEndpoint?: string;
 }
+
+/** A target the poller lists: its project id configured or discovered. */
+export interface Target extends TargetSpec {
+  projectId: string;
+}
+
+/** A configuration whose every target has its project id (configured or discovered): what the poller runs. */
+export type ResolvedConfig = Omit<Config, 'targets'> & { targets: readonly Target[] };
 
 /** Where one credential value comes from: a file (re-read when it changes) or a named environment variable. */
 export type ValueSource = { file: string } | { env: string };
@@ -29,7 +41,7 @@ export type AccountConfig =
 export const DEFAULT_METADATA_ENDPOINT = 'http://169.254.169.254';
 
 export interface Config {
-  targets: readonly Target[];
+  targets: readonly TargetSpec[];
   credentials: { accessKeyFile?: string; secretKeyFile?: string; securityTokenFile?: string };
   accounts: Readonly<Record<string, AccountConfig>>;
   poll: {
@@ -56,6 +68,13 @@ export interface Config {
   /** What is listed for every target, in `RESOURCE_NAMES` order. */
   resources: readonly ResourceName[];
   metrics: { encodeServerInfo: boolean; phoneInfo: boolean };
+}
+
+/** The configuration as it is when every target names its project (benchmarks, tests); throws otherwise. */
+export function withConfiguredProjects(config: Readonly<Config>): Readonly<ResolvedConfig> {
+  const missing = config.targets.findIndex((t) => t.projectId === undefined);
+  if (missing >= 0) throw new Error(`targets[${missing}]: project_id is left to discovery`);
+  return config as Readonly<ResolvedConfig>;
 }
 
 /** Every problem found in a configuration, one line each, each naming its key. */
@@ -95,10 +114,12 @@ function toModel(file: ConfigFile): Readonly<Config> {
   const problems: string[] = [];
   const seen = new Map<string, number>();
   file.targets.forEach((t, i) => {
-    const key = `${t.project_id}/${t.region}`;
+    // Two targets left to discovery with the same key, region and IAM endpoint would discover the same project.
+    const key = t.project_id !== undefined ? `${t.project_id}/${t.region}` : `?${t.account ?? ''}/${t.region}/${t.iam_endpoint ?? ''}`;
     const first = seen.get(key);
-    if (first !== undefined) problems.push(`targets[${i}]: duplicates targets[${first}] (same project_id and region)`);
-    else seen.set(key, i);
+    if (first !== undefined) {
+      problems.push(`targets[${i}]: duplicates targets[${first}] (${t.project_id !== undefined ? 'same project_id and region' : 'same region and account, project_id left to discovery'})`);
+    } else seen.set(key, i);
     if (t.account !== undefined && !Object.hasOwn(file.accounts, t.account)) {
       const known = Object.keys(file.accounts);
       problems.push(`targets[${i}].account: unknown account "${t.account}" (${known.length > 0 ? `accounts: ${known.join(', ')}` : 'no accounts are defined'})`);
@@ -132,10 +153,11 @@ function toModel(file: ConfigFile): Readonly<Config> {
   const c = file.credentials;
   return deepFreeze({
     targets: file.targets.map((t) => ({
-      projectId: t.project_id,
+      ...(t.project_id !== undefined ? { projectId: t.project_id } : {}),
       region: t.region,
       endpoint: (t.endpoint ? new URL(t.endpoint).origin : undefined) ?? defaultEndpoint(t.region),
       ...(t.account !== undefined ? { account: t.account } : {}),
+      ...(t.iam_endpoint !== undefined ? { iamEndpoint: new URL(t.iam_endpoint).origin } : {}),
     })),
     credentials: {
       ...(c.access_key_file ? { accessKeyFile: c.access_key_file } : {}),

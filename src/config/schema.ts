@@ -60,7 +60,11 @@ const origin = (example: string) =>
 export const ACCOUNT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 const target = z.strictObject({
-  project_id: z.string(expecting('a string such as 0123456789abcdef0123456789abcdef (quote an all-digit id)')).regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "-" or "_"'),
+  // Optional: without it the project of the region is discovered through IAM, as the official SDKs do.
+  project_id: z
+    .string(expecting('a string such as 0123456789abcdef0123456789abcdef (quote an all-digit id)'))
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "-" or "_"')
+    .optional(),
   region: z.string(expecting('a string such as cn-north-4')).regex(REGION_PATTERN, 'must be a Huawei Cloud region such as cn-north-4'),
   endpoint: origin('https://cph.cn-north-4.myhuaweicloud.com')
     .refine(
@@ -69,6 +73,13 @@ const target = z.strictObject({
     )
     .optional(),
   account: z.string(expecting('an account name')).min(1, expecting('an account name')).optional(),
+  // Where project discovery asks (default: HUAWEICLOUD_SDK_IAM_ENDPOINT, else https://iam.{region}.myhuaweicloud.com).
+  iam_endpoint: origin('https://iam.cn-north-4.myhuaweicloud.com')
+    .refine(
+      (u) => !URL.canParse(u) || new URL(u).protocol === 'https:' || isLoopback(new URL(u).hostname),
+      'plain http:// is allowed only for a loopback address (the simulator): the request carries a signed AK; use https://',
+    )
+    .optional(),
 });
 
 const credentials = z.strictObject({

@@ -153,6 +153,11 @@ export const HEALTH_FAMILIES = {
     help: 'Targets (project and region pairs) this exporter polls, out of all configured.',
     labelNames: [],
   },
+  discoveryUp: {
+    name: 'cph_project_discovery_up',
+    help: 'For a target without project_id: 1 when IAM named its project (it is polled), 0 when discovery failed (it is not; the log says why).',
+    labelNames: ['account', 'region'],
+  },
   reloadSuccessful: {
     name: 'cph_config_last_reload_successful',
     help: 'Whether the last configuration reload (SIGHUP or POST /-/reload) succeeded; 1 at start-up.',

@@ -53,6 +53,7 @@ export class SelfMetrics {
   private readonly apiErrors: Counter;
   private readonly skipped: Counter;
   private readonly reloadSuccessful: Gauge;
+  private readonly discoveryUp: Gauge;
   private readonly reloadSuccessTime: Gauge;
   private readonly clock: () => number;
   private health: readonly TargetHealth[] = [];
@@ -105,6 +106,7 @@ export class SelfMetrics {
     this.skipped = new Counter({ ...H.pollsSkipped, registers });
     this.clock = now;
     this.reloadSuccessful = new Gauge({ ...H.reloadSuccessful, registers });
+    this.discoveryUp = new Gauge({ ...H.discoveryUp, registers });
     this.reloadSuccessTime = new Gauge({ ...H.reloadSuccessTime, registers });
     this.configLoaded(true);
     new Gauge({ ...H.buildInfo, registers }).set({ ...build, nodejs_version: process.version }, 1);
@@ -161,6 +163,12 @@ export class SelfMetrics {
 
   countFailure(projectId: string, region: string, resource: string, reason: string): void {
     this.failures.inc({ project_id: projectId, region, resource, reason });
+  }
+
+  /** Discovery outcome of every target without project_id, replacing the previous ones (`account` "" is the top-level key). */
+  publishDiscovery(targets: ReadonlyArray<{ account: string; region: string; up: boolean }>): void {
+    this.discoveryUp.reset();
+    for (const t of targets) this.discoveryUp.set({ account: t.account, region: t.region }, t.up ? 1 : 0);
   }
 
   /** A configuration load (start-up or reload) succeeded or was rejected. */

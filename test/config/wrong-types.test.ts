@@ -138,7 +138,7 @@ describe('configuration file: a wrongly typed value names the key, the expected 
   });
 
   it('a key that is really missing is still "required"', () => {
-    expect(problemsOf(() => parseConfig({ targets: [{ region: 'cn-north-4' }] }))).toEqual(['targets[0].project_id: required']);
+    expect(problemsOf(() => parseConfig({ targets: [{ project_id: '0123456789abcdef0123456789abcdef' }] }))).toEqual(['targets[0].region: required']);
   });
 });
 
