@@ -28,9 +28,21 @@ export class KeyHeldError extends CphApiError {
 /** Priority of a request waiting for the probe: lower goes first. */
 export const PROBE_PRIORITY = { succeededLastTime: 0, other: 1 } as const;
 
+/** The gateway's run of failures at which the key is blocked: also the bound on unproven requests in flight. */
+const RUN_THAT_BLOCKS = 2;
+
+/** How an attempt was let through: freely, as the key's probe, or as one of a verified key's few unproven requests. */
+type Ticket = 'free' | 'probe' | 'unproven';
+
+/** One target's gate in one poll: proven once the target has had an authenticated answer (or it succeeded last time). */
+interface GateState {
+  proven: boolean;
+}
+
 interface Waiter {
   priority: number;
-  resolve(probe: boolean): void;
+  gate: GateState;
+  resolve(ticket: Ticket): void;
   reject(err: unknown): void;
   signal?: AbortSignal | undefined;
   onAbort?: (() => void) | undefined;
@@ -50,6 +62,11 @@ interface Waiter {
  *   The others wait for its answer, however long it takes; an answer that proves nothing (429,
  *   5xx, no answer) hands the probe to the next waiter, never the passing of time. Waiters of
  *   targets that succeeded last time get the probe first.
+ * - Once the key is verified, targets that succeeded last time send freely; a target not known to be
+ *   good (new, or failing) sends freely only after its own authenticated answer. Until then at most
+ *   `RUN_THAT_BLOCKS - run` such requests are in flight for the key, so that 401s sent side by side
+ *   can never take the gateway's run past the point where this policy blocks (five such 401s after
+ *   one success would lock the key before any of them was answered).
  */
 export class KeyPolicy {
   /** Consecutive 401s, as the gateway counts them. */
@@ -60,6 +77,8 @@ export class KeyPolicy {
   /** An authenticated answer came since this poll began (and since the last block). */
   private verified = false;
   private probeOut = false;
+  /** Requests of unproven targets in flight while the key is verified. */
+  private unprovenOut = 0;
   private waiters: Waiter[] = [];
   private dispatchScheduled = false;
   private fingerprint: string | undefined;
@@ -95,26 +114,27 @@ export class KeyPolicy {
 
   /** The gate one target's requests pass, each attempt (retries included) on its own. */
   gateFor(priority: number): AttemptGate {
+    const gate: GateState = { proven: priority === PROBE_PRIORITY.succeededLastTime };
     return {
       enter: async (signal) => {
-        const probe = await this.enter(priority, signal);
+        const ticket = await this.enter(priority, gate, signal);
         let done = false;
         return (answer) => {
           if (done) return;
           done = true;
-          this.answer(probe, answer);
+          this.answer(ticket, gate, answer);
         };
       },
     };
   }
 
-  /** Resolves to whether this attempt is the probe; rejects with KeyHeldError while the key is blocked. */
-  private enter(priority: number, signal?: AbortSignal): Promise<boolean> {
+  /** Resolves to how this attempt was let through; rejects with KeyHeldError while the key is blocked. */
+  private enter(priority: number, gate: GateState, signal?: AbortSignal): Promise<Ticket> {
     const until = this.blockedUntil();
     if (until > 0) return Promise.reject(new KeyHeldError(this.id, until));
-    if (this.verified) return Promise.resolve(false);
+    if (this.verified && gate.proven) return Promise.resolve('free');
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { priority, resolve, reject, signal };
+      const waiter: Waiter = { priority, gate, resolve, reject, signal };
       if (signal) {
         if (signal.aborted) return reject(signal.reason);
         waiter.onAbort = () => {
@@ -136,16 +156,18 @@ export class KeyPolicy {
   }
 
   /** Records an attempt's answer (undefined: none came); returns what it meant for the key. */
-  private answer(probe: boolean, answer: AttemptAnswer | undefined): KeyVerdict {
-    if (probe) this.probeOut = false;
+  private answer(ticket: Ticket, gate: GateState, answer: AttemptAnswer | undefined): KeyVerdict {
+    if (ticket === 'probe') this.probeOut = false;
+    if (ticket === 'unproven') this.unprovenOut--;
     const verdict = this.classify(answer);
     if (verdict === 'authenticated') {
+      gate.proven = true;
       this.run = 0;
       this.blocks = 0;
       this.verified = true;
     } else if (verdict === 'target-refused' || verdict === 'key-refused') {
       this.run++;
-      if (verdict === 'key-refused' || this.run >= 2) {
+      if (verdict === 'key-refused' || this.run >= RUN_THAT_BLOCKS) {
         this.blockedUntilMs = this.now() + this.backoffMs * 2 ** Math.min(this.blocks, 3);
         this.blocks++;
         this.verified = false;
@@ -159,27 +181,38 @@ export class KeyPolicy {
     if (answer === undefined) return 'inconclusive';
     const { status } = answer;
     if ((status >= 200 && status < 300) || status === 400 || status === 403 || status === 404) return 'authenticated';
-    if (status === 401) return isKeyRejection(answer.apiErrorCode, answer.apiErrorMessage) || this.run + 1 >= 2 ? 'key-refused' : 'target-refused';
+    if (status === 401) return isKeyRejection(answer.apiErrorCode, answer.apiErrorMessage) || this.run + 1 >= RUN_THAT_BLOCKS ? 'key-refused' : 'target-refused';
     return 'inconclusive';
   }
 
-  /** Lets waiters go as the key's state allows: all (verified), none (blocked, or a probe is out), or the next probe. */
+  /**
+   * Lets waiters go as the key's state allows: none (blocked, or a probe is out), the next probe
+   * (not verified yet), or (verified) the proven targets' all and the unproven ones' as few as the run allows.
+   */
   private dispatch(): void {
     const until = this.blockedUntil();
     if (until > 0) {
       for (const w of this.take(this.waiters.length)) w.reject(new KeyHeldError(this.id, until));
     } else if (this.verified) {
-      for (const w of this.take(this.waiters.length)) w.resolve(false);
+      for (const w of this.take(this.waiters.length, (x) => x.gate.proven)) w.resolve('free');
+      const room = RUN_THAT_BLOCKS - this.run - this.unprovenOut;
+      for (const w of this.take(Math.max(0, room))) {
+        this.unprovenOut++;
+        w.resolve('unproven');
+      }
     } else if (!this.probeOut && this.waiters.length > 0) {
       this.probeOut = true;
       const [next] = this.take(1);
-      next?.resolve(true);
+      next?.resolve('probe');
     }
   }
 
-  /** Removes and returns the `n` first waiters by priority (stable: arrival order within a priority). */
-  private take(n: number): Waiter[] {
-    const order = this.waiters.map((w, i) => ({ w, i })).sort((a, b) => a.w.priority - b.w.priority || a.i - b.i);
+  /** Removes and returns the `n` first waiters (of those `which` picks) by priority (stable: arrival order within a priority). */
+  private take(n: number, which: (w: Waiter) => boolean = () => true): Waiter[] {
+    const order = this.waiters
+      .filter(which)
+      .map((w, i) => ({ w, i }))
+      .sort((a, b) => a.w.priority - b.w.priority || a.i - b.i);
     const taken = order.slice(0, n).map((x) => x.w);
     this.waiters = this.waiters.filter((w) => !taken.includes(w));
     for (const w of taken) if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort);
