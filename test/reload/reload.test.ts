@@ -156,3 +156,42 @@ describe('live reload', () => {
     expect(gauge(text, 'cph_config_last_reload_successful')).toBe(0);
   });
 });
+
+describe('reload keeps the state of targets that stay', () => {
+  it('a backing-off listing stays backing off (no new request), a listed target keeps its listing, a new one is polled', async () => {
+    const { FakeClock } = await import('../helpers/clocked-exporter.js');
+    const { startConfiguredExporter } = await import('../helpers/configured-exporter.js');
+    const { parseConfig } = await import('../../src/config/load.js');
+    sim = await startSimulator({ projects: Object.fromEntries([A, B, C].map((p) => [p, { encodeServers: 12, cloudPhoneServers: 2 }])) });
+    const s = sim;
+    s.faults.set({ kind: 'forbidden', projectId: A });
+    const clock = new FakeClock();
+    const raw = (projects: string[]) => ({
+      targets: projects.map((p) => ({ project_id: p, region: 'cn-north-4', endpoint: s.url })),
+      poll: { schedule: '0 0 * * * *', auth_failure_backoff: '10m' },
+    });
+    const exporter = await startConfiguredExporter(raw([A, B]), { clock });
+    stop = () => exporter.stop();
+    let text = await (await fetch(`${exporter.url}/metrics`)).text();
+    expect(ups(text)[A]).toBe(0);
+    expect(s.stats.faultsInjectedOf('forbidden')).toBe(1);
+    const listedB = samplesOf(text, 'cph_encode_server_info').filter((x) => x.labels['project_id'] === B).length;
+    expect(listedB).toBe(12);
+
+    // Reload with C added and a different page size: A and B are the same targets.
+    const changed = exporter.applyConfig(parseConfig({ ...raw([A, B, C]), poll: { ...raw([]).poll, page_size: 50 } }));
+    expect(changed).toEqual(expect.arrayContaining(['targets', 'poll']));
+    text = await (await fetch(`${exporter.url}/metrics`)).text();
+    expect(samplesOf(text, 'cph_encode_server_info').filter((x) => x.labels['project_id'] === B)).toHaveLength(listedB);
+
+    s.resetStats();
+    clock.advance(60_000);
+    await exporter.poll();
+    text = await (await fetch(`${exporter.url}/metrics`)).text();
+    // A's encode servers are still inside their 10-minute back-off from before the reload: not asked again.
+    expect(s.stats.faultsInjectedOf('forbidden')).toBe(0);
+    expect(ups(text)[C]).toBe(1);
+    expect(ups(text)[B]).toBe(1);
+    expect(ups(text)[A]).toBe(0);
+  });
+});
