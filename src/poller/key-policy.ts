@@ -82,6 +82,7 @@ export class KeyPolicy {
   private waiters: Waiter[] = [];
   private dispatchScheduled = false;
   private fingerprint: string | undefined;
+  private accessKey: string | undefined;
 
   constructor(
     readonly id: KeyName,
@@ -92,7 +93,8 @@ export class KeyPolicy {
   /**
    * A poll begins: the key must prove itself again (a key can be revoked between polls). Returns
    * true when the credentials differ from the previous poll's (rotated): a block is lifted then, since
-   * the refusal was about the old key.
+   * the refusal was about the old key. The run starts again only with a new AK: the gateway counts per AK,
+   * so a new secret for the same AK continues its run.
    */
   beginPoll(credentials: Credentials): boolean {
     this.verified = false;
@@ -102,8 +104,9 @@ export class KeyPolicy {
     if (rotated) {
       this.blockedUntilMs = 0;
       this.blocks = 0;
-      this.run = 0;
+      if (credentials.accessKey !== this.accessKey) this.run = 0;
     }
+    this.accessKey = credentials.accessKey;
     return rotated;
   }
 

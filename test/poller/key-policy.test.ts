@@ -139,6 +139,30 @@ describe('KeyPolicy', () => {
     expect(policy.blockedUntil()).toBe(0);
   });
 
+  it('a rotated secret of the same AK lifts the block but keeps the run: the gateway counts failures per AK', async () => {
+    const { policy, attempt } = setup();
+    const first = attempt();
+    await settle();
+    first.answer(TOKEN_OTHER_REGION);
+    const second = attempt();
+    await settle();
+    second.answer(TOKEN_OTHER_REGION);
+    expect(policy.blockedUntil()).toBeGreaterThan(0);
+    // Same AK, new SK: tried at once, but its first 401 continues the gateway's run of 2 and blocks again.
+    expect(policy.beginPoll({ ...KEY, secretKey: 'SK2' })).toBe(true);
+    expect(policy.blockedUntil()).toBe(0);
+    const third = attempt();
+    await settle();
+    third.answer(TOKEN_OTHER_REGION);
+    expect(policy.blockedUntil()).toBeGreaterThan(0);
+    // A new AK has a run of its own.
+    policy.beginPoll({ accessKey: 'AK2', secretKey: 'SK3' });
+    const fourth = attempt();
+    await settle();
+    fourth.answer(TOKEN_OTHER_REGION);
+    expect(policy.blockedUntil()).toBe(0);
+  });
+
   it('a new poll needs a new probe: a key can be revoked between polls', async () => {
     const { policy, attempt } = setup();
     const probe = attempt();
