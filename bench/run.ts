@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: issue 6's four scenarios against the simulator on 127.0.0.1. Prints the figures
+ * `npm run bench`: issue 6's four scenarios, the service-discovery one and issue 11's estate against the simulator on 127.0.0.1. Prints the figures
  * and writes BENCHMARKS.md. Bounded: every scenario stops by itself, and a watchdog ends the run
  * (and every child) if it ever takes longer than WATCHDOG_MS.
  */
@@ -12,10 +12,13 @@ import { fileURLToPath } from 'node:url';
 import { goals, renderMarkdown, type Results, type RunInfo } from './report.js';
 import { memoryScenario, type Paths, pollScenario, scrapeAndImpactScenarios } from './scenarios.js';
 import { renderSdSection, sdScenario, spliceSdSection } from './sd-scenario.js';
+import { estateGoals, estateScenario, renderEstateSection, spliceEstateSection } from './estate.js';
 
-const WATCHDOG_MS = 400_000;
+const WATCHDOG_MS = 520_000;
 /** `npm run bench -- --only=sd`: only the HTTP service discovery scenario, replacing its section of BENCHMARKS.md. */
 const ONLY_SD = process.argv.includes('--only=sd');
+/** `npm run bench -- --only=estate`: only issue 11's estate scenario, replacing its section of BENCHMARKS.md. */
+const ONLY_ESTATE = process.argv.includes('--only=estate');
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BUILD = join(ROOT, '.tmp', 'bench-build', 'bench');
 
@@ -65,6 +68,20 @@ async function main(): Promise<void> {
     return;
   }
 
+  if (ONLY_ESTATE) {
+    log('6. the estate (alone)');
+    const estate = await estateScenario(paths, log);
+    const file = join(ROOT, 'BENCHMARKS.md');
+    const command = `npm run bench -- --only=estate (${new Date().toISOString()}, revision ${revision()}, load average ${(loadAtStart[0] ?? 0).toFixed(2)})`;
+    const section = renderEstateSection(estate, command, loadAtStart[0]);
+    writeFileSync(file, spliceEstateSection(existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n', section));
+    process.stdout.write(`${section}\n`);
+    const missed = estateGoals(estate).filter((g) => !g.ok);
+    log(`done; ${missed.length === 0 ? 'every estate goal met' : `estate goals not met: ${missed.map((g) => g.goal).join('; ')}`}`);
+    clearTimeout(watchdog);
+    return;
+  }
+
   log('1. poll against the latency bound');
   const poll = await pollScenario(paths, log);
   log('2 and 3. scrape cost, poll impact on scrapes');
@@ -73,6 +90,8 @@ async function main(): Promise<void> {
   const memory = await memoryScenario(paths, log);
   log('5. HTTP service discovery');
   const sd = await sdScenario(paths, log);
+  log('6. the estate');
+  const estate = await estateScenario(paths, log);
   const results: Results = { poll, scrape, impact, memory };
 
   const cpus = os.cpus();
@@ -88,7 +107,10 @@ async function main(): Promise<void> {
     loadAtEnd: os.loadavg(),
     seconds: (performance.now() - startedAt) / 1000,
   };
-  const markdown = `${renderMarkdown(results, info)}\n${renderSdSection(sd, { command: info.command, date: info.date, revision: info.revision, loadAverage: loadAtStart[0] ?? 0 })}`;
+  const markdown = spliceEstateSection(
+    `${renderMarkdown(results, info)}\n${renderSdSection(sd, { command: info.command, date: info.date, revision: info.revision, loadAverage: loadAtStart[0] ?? 0 })}`,
+    renderEstateSection(estate, info.command, loadAtStart[0]),
+  );
   writeFileSync(join(ROOT, 'BENCHMARKS.md'), markdown);
   writeFileSync(join(ROOT, '.tmp', 'bench-results.json'), `${JSON.stringify({ info, results }, null, 2)}\n`);
   process.stdout.write(`${markdown}\n`);

@@ -13,8 +13,8 @@ import { createSimulator } from '../simulator/server.js';
 import { demoPrometheusConfig, prometheusCommand, scrapeTarget } from './prometheus.js';
 
 const PROJECTS = {
-  d0000000000000000000000000000001: { encodeServers: 300, cloudPhoneServers: 30, region: 'cn-north-4' },
-  d0000000000000000000000000000002: { encodeServers: 200, cloudPhoneServers: 20, region: 'ap-southeast-1' },
+  d0000000000000000000000000000001: { encodeServers: 300, cloudPhoneServers: 30, phones: 600, region: 'cn-north-4' },
+  d0000000000000000000000000000002: { encodeServers: 200, cloudPhoneServers: 20, phones: 400, region: 'ap-southeast-1' },
 };
 
 /** The project the printed fault example refuses: the other one stays healthy, as on a real bad day. */
@@ -23,7 +23,7 @@ const FAULTY_PROJECT = 'd0000000000000000000000000000002';
 async function demo(): Promise<void> {
   const sim = createSimulator({
     seed: 42,
-    projects: Object.fromEntries(Object.entries(PROJECTS).map(([id, p]) => [id, { encodeServers: p.encodeServers, cloudPhoneServers: p.cloudPhoneServers }])),
+    projects: Object.fromEntries(Object.entries(PROJECTS).map(([id, p]) => [id, { encodeServers: p.encodeServers, cloudPhoneServers: p.cloudPhoneServers, phones: p.phones }])),
     credentials: { [DEMO_ACCESS_KEY]: DEMO_SECRET_KEY },
     latencyMs: 20,
   });
@@ -78,7 +78,7 @@ async function demo(): Promise<void> {
       `  exporter metrics   ${exporterUrl}/metrics`,
       `  exporter landing   ${exporterUrl}/`,
       `  CPH simulator      ${simUrl}  (stats: ${simUrl}/_sim/stats)`,
-      `  projects           ${Object.entries(PROJECTS).map(([id, p]) => `${id} (${p.region}, ${p.encodeServers} encode servers)`).join(', ')}`,
+      `  projects           ${Object.entries(PROJECTS).map(([id, p]) => `${id} (${p.region}, ${p.encodeServers} encode servers, ${p.cloudPhoneServers} cloud-phone servers, ${p.phones} phones)`).join(', ')}`,
       '  poll schedule      every 10 seconds',
       '',
       'To scrape it with Prometheus and load the alert rules, run in a second terminal (Debian: apt-get install prometheus):',

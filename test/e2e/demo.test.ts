@@ -35,6 +35,10 @@ const FAMILIES = [
   'cph_encode_servers',
   'cph_encode_server_ports',
   'cph_encode_server_info',
+  'cph_phone_servers',
+  'cph_phone_server_info',
+  'cph_phones',
+  'cph_resource_up',
   'cph_up',
   'cph_poll_duration_seconds',
   'cph_poll_last_success_timestamp_seconds',
@@ -88,6 +92,10 @@ describe('npm run demo', () => {
       const ports = fleet.encode_servers.reduce((n, e) => n + e.access_infos.length, 0);
       expect(sumOf(samplesOf(text, 'cph_encode_server_ports'), { project_id: projectId })).toBe(ports);
       expect(samplesOf(text, 'cph_encode_server_info').filter((s) => s.labels['project_id'] === projectId)).toHaveLength(fleet.encode_servers.length);
+      // The demo shows the whole estate: phone servers and phones beside the encode servers.
+      const estate = (await (await fetch(`${simUrl}/_sim/estate/${projectId}`)).json()) as { phone_servers: unknown[]; phones: unknown[] };
+      expect(sumOf(samplesOf(text, 'cph_phone_servers'), { project_id: projectId })).toBe(estate.phone_servers.length);
+      expect(sumOf(samplesOf(text, 'cph_phones'), { project_id: projectId })).toBe(estate.phones.length);
     }
     for (const s of samplesOf(text, 'cph_up')) expect(s.value).toBe(1);
     expect(stdout).toContain(`http://127.0.0.1:${port}/metrics`);
