@@ -52,7 +52,7 @@ export interface RunningExporter {
    * Takes a new, already validated configuration at the next poll (see `Poller.reconfigure`): targets,
    * accounts, schedule, poll, api and metrics settings. Returns what changed, for the log.
    */
-  applyConfig(next: Readonly<Config>): string[];
+  applyConfig(next: Readonly<Config>, credentials?: CredentialProvider): string[];
   stop(): Promise<void>;
 }
 
@@ -91,6 +91,8 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
   const store = new SnapshotStore({ withInfo: config.metrics.encodeServerInfo, estateFamilies: estateFamilies(config.resources, config.metrics.phoneInfo) });
   metrics.observeAccessPorts(() => store.resources.accessPorts.targets);
   let client = createClient(config, metrics.observer);
+  /** The top-level key; a reload that changes `credentials:` brings a new one. */
+  let topLevel = options.credentials;
   const keyRing = (c: Readonly<Config>): KeyRing =>
     new KeyRing(
       c,
@@ -102,13 +104,13 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
           else log.warn({ account, err: e.message, expires_at: new Date(e.expiresAtMs).toISOString() }, 'refreshing temporary credentials failed; using the current ones until they expire');
         },
       },
-      options.credentials,
+      topLevel,
     );
   let accounts = options.accounts ?? keyRing(config);
   const now = options.now ?? Date.now;
   const discovery = new ProjectDiscovery({
     client: () => client,
-    provider: (key) => (key === DEFAULT_KEY ? options.credentials : accounts.provider(key)),
+    provider: (key) => (key === DEFAULT_KEY ? topLevel : accounts.provider(key)),
     env: options.env ?? process.env,
     now,
     authBackoffMs: () => config.poll.authFailureBackoffMs,
@@ -124,7 +126,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
   };
   const resolved = (targets: readonly Target[]): Readonly<ResolvedConfig> => ({ ...config, targets });
   let polled = knownTargets(config.targets.map((spec) => ({ spec, target: discovery.known(spec) })));
-  const poller = new Poller({ config: resolved(polled), client, credentials: options.credentials, accounts, store, metrics, log, now: options.now });
+  const poller = new Poller({ config: resolved(polled), client, credentials: topLevel, accounts, store, metrics, log, now: options.now });
   const lastProblems = new Map<TargetSpec, string>();
   /** Discovers the projects not known yet; newly found ones are polled from this poll on. */
   const discover = async (): Promise<void> => {
@@ -156,7 +158,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     const next = knownTargets(outcome);
     if (next.length !== polled.length || next.some((t, i) => idOf(t) !== idOf(polled[i] as Target))) {
       polled = next;
-      poller.reconfigure({ config: resolved(polled), client, credentials: options.credentials, accounts });
+      poller.reconfigure({ config: resolved(polled), client, credentials: topLevel, accounts });
     }
   };
   const pollNow = async (): Promise<void> => {
@@ -189,8 +191,10 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     void firstPoll.then(startTicking, startTicking);
   }
 
-  const applyConfig = (next: Readonly<Config>): string[] => {
+  const applyConfig = (next: Readonly<Config>, credentials?: CredentialProvider): string[] => {
     const changed = changedSections(config, next);
+    // The top-level files may have changed (`credentials:`): the caller read them with the new configuration.
+    if (credentials) topLevel = credentials;
     const previous = config;
     config = next;
     if (changed.includes('accounts') || changed.includes('credentials') || changed.includes('targets')) accounts = keyRing(next);
@@ -203,7 +207,7 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     store.configure({ withInfo: next.metrics.encodeServerInfo, estateFamilies: estateFamilies(next.resources, next.metrics.phoneInfo) });
     // Targets whose project is known take effect at once; the others are discovered before the next poll.
     polled = knownTargets(next.targets.map((spec) => ({ spec, target: discovery.known(spec) })));
-    poller.reconfigure({ config: resolved(polled), client, credentials: options.credentials, accounts });
+    poller.reconfigure({ config: resolved(polled), client, credentials: topLevel, accounts });
     if (ticking && previous.poll.schedule !== next.poll.schedule) {
       const old = schedule;
       schedule = undefined;

@@ -139,7 +139,7 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
       log.error({ problems: reloadProblems }, 'configuration reload rejected; the running configuration stays');
       return { ok: false, error: `invalid configuration:\n${reloadProblems.map((p) => `  ${p}`).join('\n')}` };
     }
-    const changed = exporter.applyConfig(next.config);
+    const changed = exporter.applyConfig(next.config, next.credentials);
     exporter.metrics.configLoaded(true);
     log.info({ changed, targets: next.config.targets.length, schedule: next.config.poll.schedule }, 'configuration reloaded; it takes effect at the next poll');
     if (webFile && readText(webFile) !== webText) {
