@@ -86,7 +86,8 @@ export class KeyPolicy {
 
   constructor(
     readonly id: KeyName,
-    readonly backoffMs: number,
+    /** Length of a first block; a reload may change it (the block in force keeps its end). */
+    public backoffMs: number,
     private readonly now: () => number = Date.now,
   ) {}
 

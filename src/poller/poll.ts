@@ -121,11 +121,10 @@ export class Poller {
     const keys = new Set(states.map((s) => s.key));
     for (const key of this.policies.keys()) if (!keys.has(key)) this.policies.delete(key);
     for (const key of keys) {
-      // A key whose back-off setting changed starts a new policy; the others keep their run and block.
       const policy = this.policies.get(key);
-      if (!policy || policy.backoffMs !== next.config.poll.authFailureBackoffMs) {
-        this.policies.set(key, new KeyPolicy(key, next.config.poll.authFailureBackoffMs, this.now));
-      }
+      // The gateway keeps counting across a reload: a changed back-off applies to the next block, never resets the run.
+      if (policy) policy.backoffMs = next.config.poll.authFailureBackoffMs;
+      else this.policies.set(key, new KeyPolicy(key, next.config.poll.authFailureBackoffMs, this.now));
     }
     if (kept.size > 0) this.republish();
   }

@@ -194,4 +194,31 @@ describe('reload keeps the state of targets that stay', () => {
     expect(ups(text)[B]).toBe(1);
     expect(ups(text)[A]).toBe(0);
   });
+
+  it('a reload that changes poll.auth_failure_backoff keeps the key blocked and its run: no new failed authentication', async () => {
+    const { FakeClock } = await import('../helpers/clocked-exporter.js');
+    const { startConfiguredExporter } = await import('../helpers/configured-exporter.js');
+    const { parseConfig } = await import('../../src/config/load.js');
+    sim = await startSimulator({ projects: Object.fromEntries([A, B].map((p) => [p, { encodeServers: 5, cloudPhoneServers: 1 }])) });
+    const s = sim;
+    // A wrong key: the gateway says so, the key is blocked after one failure.
+    s.faults.set({ kind: 'bad-signature', operation: '*' });
+    const clock = new FakeClock();
+    const raw = (backoff: string) => ({
+      targets: [A, B].map((p) => ({ project_id: p, region: 'cn-north-4', endpoint: s.url })),
+      poll: { schedule: '0 0 * * * *', auth_failure_backoff: backoff },
+    });
+    const exporter = await startConfiguredExporter(raw('5m'), { clock });
+    stop = () => exporter.stop();
+    expect(s.stats.authFailures).toBe(1);
+    expect(exporter.applyConfig(parseConfig(raw('10m')))).toContain('poll');
+    for (let i = 0; i < 3; i++) {
+      clock.advance(60_000);
+      await exporter.poll();
+    }
+    // Still inside the block that began before the reload: the gateway's run was not forgotten.
+    expect(s.stats.authFailures).toBe(1);
+    const text = await (await fetch(`${exporter.url}/metrics`)).text();
+    expect(ups(text)).toEqual({ [A]: 0, [B]: 0 });
+  });
 });
