@@ -49,6 +49,17 @@ describe('grafana dashboard', () => {
     }
   });
 
+  it('has the estate panels issue 11 asks for: phones and phone servers by status, and the per-server table of the join', () => {
+    const titles = new Set(queries.map((q) => q.panel));
+    for (const title of ['Phones by status', 'Phone servers by status', 'Per cloud-phone server: its encode servers and its phones', 'Phones failed or abnormal']) {
+      expect(titles).toContain(title);
+    }
+    // One row of the table joins the three families on server_id.
+    const table = queries.filter((q) => q.panel === 'Per cloud-phone server: its encode servers and its phones').map((q) => q.expr);
+    for (const family of ['cph_phone_servers', 'cph_encode_servers', 'cph_phones']) expect(table.some((e) => e.includes(family))).toBe(true);
+    expect(table.every((e) => e.includes('by (project_id, region, server_id'))).toBe(true);
+  });
+
   it('every panel but the rows has queries, on the dashboard data source', () => {
     for (const panel of dashboard.panels ?? []) {
       if (panel.type === 'row') continue;
