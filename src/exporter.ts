@@ -114,6 +114,8 @@ export async function startExporter(options: ExporterOptions): Promise<RunningEx
     env: options.env ?? process.env,
     now,
     authBackoffMs: () => config.poll.authFailureBackoffMs,
+    // The poller is created below; discovery first asks for a gate when a poll begins.
+    gate: (key) => poller.keyGate(key),
   });
   /** The targets whose project is known now (configured or discovered before); one per (project, region). */
   const knownTargets = (results: ReadonlyArray<{ spec: TargetSpec; target?: Target | undefined }>): Target[] => {

@@ -5,7 +5,7 @@
  * it is tried again at the next poll, or after the key's authentication back-off when IAM refused the key.
  */
 import type { Target, TargetSpec } from '../config/load.js';
-import type { CallOptions } from '../cph/client.js';
+import type { AttemptGate, CallOptions } from '../cph/client.js';
 import { failureReasonOf } from '../cph/errors.js';
 import { chooseProject, type IamProject, iamEndpointFor } from '../cph/iam.js';
 import type { CredentialProvider } from '../credentials/provider.js';
@@ -19,6 +19,11 @@ export interface DiscoveryDeps {
   now: () => number;
   /** How long IAM is not asked again with a key it refused (401/403), as `poll.auth_failure_backoff`. */
   authBackoffMs: () => number;
+  /**
+   * The key's policy gate (the poller's): IAM's 401s count toward the same gateway run as the CPH calls', so a
+   * wrong key costs one failed authentication per back-off window in all, discovery included.
+   */
+  gate?: ((key: KeyName) => AttemptGate) | undefined;
 }
 
 /** The outcome of one target's discovery. */
@@ -65,7 +70,7 @@ export class ProjectDiscovery {
       const iam = iamEndpointFor(spec, this.deps.env);
       try {
         const credentials = await this.deps.provider(key).get();
-        const projects = await this.deps.client().listProjects(iam, spec.region, { credentials: () => credentials, signal, key });
+        const projects = await this.deps.client().listProjects(iam, spec.region, { credentials: () => credentials, signal, key, gate: this.deps.gate?.(key) });
         const choice = chooseProject(projects, spec.region);
         if (!choice.ok) return this.failed(spec, cacheKey, `${iam}: ${choice.problem}`);
         this.found.set(cacheKey, choice.projectId);

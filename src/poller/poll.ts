@@ -66,7 +66,7 @@ export class Poller {
     const resources = deps.config.resources ?? RESOURCE_NAMES;
     this.states = deps.config.targets.map((t) => new TargetState(t, keyOf(t), resources));
     for (const s of this.states) {
-      if (!this.policies.has(s.key)) this.policies.set(s.key, new KeyPolicy(s.key, deps.config.poll.authFailureBackoffMs, this.now));
+      this.policyOf(s.key);
       deps.metrics.declareTarget(s.target.projectId, s.target.region, resources, FAILURE_REASONS);
     }
   }
@@ -118,15 +118,28 @@ export class Poller {
     }
     for (const gone of kept.values()) this.deps.metrics.forgetTarget(gone.target.projectId, gone.target.region, gone.resources, FAILURE_REASONS);
     this.states = states;
-    const keys = new Set(states.map((s) => s.key));
-    for (const key of this.policies.keys()) if (!keys.has(key)) this.policies.delete(key);
-    for (const key of keys) {
-      const policy = this.policies.get(key);
-      // The gateway keeps counting across a reload: a changed back-off applies to the next block, never resets the run.
-      if (policy) policy.backoffMs = next.config.poll.authFailureBackoffMs;
-      else this.policies.set(key, new KeyPolicy(key, next.config.poll.authFailureBackoffMs, this.now));
-    }
+    // Policies are kept for keys that no target uses any more: the gateway keeps counting a removed key's failures,
+    // and a key added back (or still used for project discovery) must not start with a clean run.
+    for (const policy of this.policies.values()) policy.backoffMs = next.config.poll.authFailureBackoffMs;
+    for (const s of states) this.policyOf(s.key);
     if (kept.size > 0) this.republish();
+  }
+
+  /**
+   * The gate of a key for requests made outside polling (IAM project discovery): they count toward the
+   * same gateway run, so they pass the same policy, with the lowest probe priority.
+   */
+  keyGate(key: KeyName): AttemptGate {
+    return this.policyOf(key).gateFor(PROBE_PRIORITY.other);
+  }
+
+  private policyOf(key: KeyName): KeyPolicy {
+    let policy = this.policies.get(key);
+    if (!policy) {
+      policy = new KeyPolicy(key, this.deps.config.poll.authFailureBackoffMs, this.now);
+      this.policies.set(key, policy);
+    }
+    return policy;
   }
 
   /** Health of every target polled at least once, as the gauges show it. */
@@ -159,8 +172,10 @@ export class Poller {
   /** Each key's credentials for this poll (or why there are none); a rotated key lifts its targets' back-offs. */
   private async beginPoll(): Promise<Map<KeyName, Credentials | Error>> {
     const out = new Map<KeyName, Credentials | Error>();
+    const inUse = new Set(this.states.map((s) => s.key));
     await Promise.all(
-      [...this.policies].map(async ([key, policy]) => {
+      [...inUse].map(async (key) => {
+        const policy = this.policyOf(key);
         try {
           const credentials = await this.providerOf(key).get();
           // A rotated key may be accepted where the old one was refused (401, or 403 for a project): try again now.

@@ -121,4 +121,43 @@ describe('--check-config with targets left to discovery', () => {
     expect(bad.code).toBe(1);
     expect(bad.err).toContain(`targets[1] (account lab, cn-north-4).project_id: not set, and discovery failed: ${s.url}: IAM lists 2 projects named "cn-north-4" (${L_1}, ${L_2})`);
   });
+
+});
+
+describe('project discovery and the key policy', () => {
+  it('a wrong key costs one failed authentication per back-off window in all, discovery (IAM) included, and is never locked', async () => {
+    sim = createSimulator({
+      seed: 4,
+      credentials: { [PROD.ak]: PROD.sk },
+      projects: Object.fromEntries([P_CN, FIXED].map((p) => [p, { encodeServers: 30, cloudPhoneServers: 3 }])),
+      accounts: { prod: { credentials: { [PROD.ak]: PROD.sk }, projects: [{ id: P_CN, name: 'cn-north-4' }, { id: FIXED, name: 'cn-east-3' }] } },
+      lockout: { maxFailures: 5, durationMs: 5 * 60_000 },
+    });
+    const s = sim;
+    await s.listen(0, '127.0.0.1');
+    const clock = new FakeClock();
+    exporter = await startConfiguredExporter(
+      {
+        targets: [
+          { region: 'cn-north-4', account: 'prod', endpoint: s.url, iam_endpoint: s.url }, // discovered
+          { project_id: FIXED, region: 'cn-east-3', account: 'prod', endpoint: s.url },
+        ],
+        accounts: { prod: { access_key_env: 'PROD_AK', secret_key_env: 'PROD_SK' } },
+      },
+      { env: { PROD_AK: PROD.ak, PROD_SK: 'a-wrong-secret-key' }, clock },
+    );
+    // An hour of polls, one a minute. With the default 5 m back-off doubling per block (5, 10, 20 m), the key may
+    // fail at 0, 5, 15 and 35 minutes at most: IAM's 401s and CPH's count toward the same gateway run.
+    for (let minute = 1; minute <= 60; minute++) {
+      clock.advance(60_000);
+      await exporter.poll();
+    }
+    const ak = s.stats.accessKey(PROD.ak);
+    expect(ak.authFailures).toBeGreaterThan(0);
+    expect(ak.authFailures).toBeLessThanOrEqual(4);
+    expect(ak.lockouts).toBe(0);
+    const text = await scrape(exporter.url);
+    expect(upOf(text, FIXED)).toBe(0);
+    expect(discoveryUp(text, 'prod', 'cn-north-4')).toBe(0);
+  });
 });
