@@ -21,7 +21,13 @@ export class KeyHeldError extends CphApiError {
     readonly key: KeyName,
     readonly untilMs: number,
   ) {
-    super('CPH_AUTH', `not sent: ${describeKey(key)} is held after failed authentications until ${new Date(untilMs).toISOString()}`, { status: 401 });
+    super(
+      'CPH_AUTH',
+      Number.isFinite(untilMs)
+        ? `not sent: ${describeKey(key)} is held after failed authentications until ${new Date(untilMs).toISOString()}`
+        : `not sent: ${describeKey(key)} is held after ${RUN_THAT_HOLDS} failed authentications in a row until its credentials change`,
+      { status: 401 },
+    );
   }
 }
 
@@ -30,6 +36,14 @@ export const PROBE_PRIORITY = { succeededLastTime: 0, other: 1 } as const;
 
 /** The gateway's run of failures at which the key is blocked: also the bound on unproven requests in flight. */
 const RUN_THAT_BLOCKS = 2;
+
+/**
+ * The run at which the key stops sending until its credentials change. Spacing failures out does not reset the
+ * gateway's count (only an authenticated answer does), so a key that stays wrong would otherwise reach the lockout
+ * after a few doubling back-offs (at about 75 minutes with the default 5 m); stopping at 3 leaves room for one
+ * attempt after each rotation of the secret without ever reaching 5.
+ */
+export const RUN_THAT_HOLDS = 3;
 
 /** How an attempt was let through: freely, as the key's probe, or as one of a verified key's few unproven requests. */
 type Ticket = 'free' | 'probe' | 'unproven';
@@ -58,6 +72,8 @@ interface Waiter {
  * - It blocks the whole key when that run reaches 2, or at once when the 401's body says the key
  *   itself is bad (`isKeyRejection`). The block lasts `backoffMs`, doubling per block in a row
  *   (up to 8×) until an authenticated answer. Any other 401 is the target's business.
+ * - At a run of `RUN_THAT_HOLDS` the key is held until its credentials change (a rotated secret
+ *   file, a reload with other keys, a restart): no amount of waiting resets the gateway's count.
  * - Until an authenticated answer in this poll, the key has at most one request out: the probe.
  *   The others wait for its answer, however long it takes; an answer that proves nothing (429,
  *   5xx, no answer) hands the probe to the next waiter, never the passing of time. Waiters of
@@ -171,7 +187,11 @@ export class KeyPolicy {
       this.verified = true;
     } else if (verdict === 'target-refused' || verdict === 'key-refused') {
       this.run++;
-      if (verdict === 'key-refused' || this.run >= RUN_THAT_BLOCKS) {
+      if (this.run >= RUN_THAT_HOLDS) {
+        this.blockedUntilMs = Number.POSITIVE_INFINITY; // until beginPoll sees other credentials
+        this.blocks++;
+        this.verified = false;
+      } else if (verdict === 'key-refused' || this.run >= RUN_THAT_BLOCKS) {
         this.blockedUntilMs = this.now() + this.backoffMs * 2 ** Math.min(this.blocks, 3);
         this.blocks++;
         this.verified = false;
