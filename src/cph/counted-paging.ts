@@ -1,4 +1,5 @@
 import { CphApiError } from './errors.js';
+import { unseen } from './paging.js';
 import type { CountedPage } from './types.js';
 
 export interface CountedPagingOptions {
@@ -76,15 +77,8 @@ export async function listCountedPages<T>(
     if (result.items.length > pageSize) {
       throw new CphApiError('CPH_BAD_RESPONSE', `page at offset ${page * pageSize} has ${result.items.length} items, more than the limit of ${pageSize}`);
     }
-    const fresh = result.items.filter((item) => {
-      const id = idOf(item);
-      if (seen.has(id)) {
-        duplicates++;
-        return false;
-      }
-      seen.add(id);
-      return true;
-    });
+    const fresh = unseen(result.items, idOf, seen);
+    duplicates += result.items.length - fresh.length;
     consume(fresh);
   };
 

@@ -130,15 +130,8 @@ export function listPages<T>(
         }
         const last = items.at(-1);
         overlapId = last === undefined ? undefined : idOf(last);
-        const fresh = body.filter((item) => {
-          const id = idOf(item);
-          if (seen.has(id)) {
-            duplicates++;
-            return false;
-          }
-          seen.add(id);
-          return true;
-        });
+        const fresh = unseen(body, idOf, seen);
+        duplicates += body.length - fresh.length;
         try {
           consume(fresh);
         } catch (err) {
@@ -227,6 +220,16 @@ export async function listConsistently<R>(attempt: (n: 1 | 2) => Promise<R>, onS
     if (!isShift(err)) throw err;
     throw new CphApiError('CPH_INCONSISTENT', `listing shifted twice in a row (${err.message}); nothing new published for it this time`, { cause: err });
   }
+}
+
+/** The items whose id is not in `seen` yet, in order, adding their ids to it: what a listing has not delivered before. */
+export function unseen<T>(items: readonly T[], idOf: (item: T) => string, seen: Set<string>): T[] {
+  return items.filter((item) => {
+    const id = idOf(item);
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
 }
 
 function isShift(err: unknown): err is CphApiError {
